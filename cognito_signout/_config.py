@@ -1,0 +1,252 @@
+"""Client configuration values, and where they come from (arguments, environment, profile).
+
+Only non-secret settings are ever read: region, endpoint URL, FIPS/dual-stack and retries.
+GlobalSignOut is authorized by the user's token, so no credentials are needed or loaded.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ._retry import RetryConfig
+from .errors import ConstructionFailure
+
+
+def _optional_seconds(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConstructionFailure(
+            f"{attribute.name} must be a number of seconds > 0, or None, got {value!r}"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class TimeoutConfig:
+    """Time limits, in seconds (``None`` means no limit).
+
+    - ``connect_timeout`` (3.1 s, as the AWS SDK for Rust): establishing a connection.
+    - ``read_timeout`` (5 s): waiting for each chunk of the response. Cognito answers
+      GlobalSignOut in tens of milliseconds, so 5 s is already a stalled server, not a slow one;
+      the operation is idempotent, so ending the attempt and retrying is safe. botocore's 60 s
+      would hold a user's logout for minutes across retries.
+    - ``operation_attempt_timeout``: one whole attempt; expiry is retried.
+    - ``operation_timeout``: the whole call, every attempt and backoff included; expiry ends the
+      call with :class:`errors.TimeoutError`, and no retry starts whose backoff would outlast it.
+      It also bounds the wait for a free connection.
+    """
+
+    connect_timeout: float | None = attrs.field(default=3.1, validator=_optional_seconds)
+    read_timeout: float | None = attrs.field(default=5.0, validator=_optional_seconds)
+    operation_attempt_timeout: float | None = attrs.field(
+        default=None, validator=_optional_seconds
+    )
+    operation_timeout: float | None = attrs.field(default=None, validator=_optional_seconds)
+
+    @classmethod
+    def disabled(cls) -> TimeoutConfig:
+        """No time limits at all."""
+        return cls(connect_timeout=None, read_timeout=None)
+
+
+def _optional_str(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not isinstance(value, str):
+        raise ConstructionFailure(f"{attribute.name} must be a str or None, got {value!r}")
+
+
+def _bool(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        raise ConstructionFailure(f"{attribute.name} must be True or False, got {value!r}")
+
+
+def _instance_of(cls: type) -> Any:
+    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, cls):
+            raise ConstructionFailure(
+                f"{attribute.name} must be a {cls.__name__}, got {type(value).__name__}"
+            )
+
+    return check
+
+
+_APP_NAME_RE = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~]{1,50}")
+
+
+def _app_name(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, str) or _APP_NAME_RE.fullmatch(value) is None:
+        raise ConstructionFailure(
+            "app_name must be 1-50 characters of letters, digits and !#$%&'*+-.^_`|~ "
+            "(it goes into the User-Agent header)"
+        )
+
+
+def _max_connections(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConstructionFailure(f"max_connections must be an int >= 1, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Config:
+    """Everything a :class:`~cognito_signout.Client` needs to know. Frozen; use ``attrs.evolve``.
+
+    ``region`` may be left unset: the region is then read from each access token's issuer (and
+    checked strictly), so ``Client()`` works with no configuration at all.
+    ``max_connections`` caps the connection pool; calls beyond it queue in FIFO order (bounded
+    by ``operation_timeout``) instead of failing.
+    """
+
+    region: str | None = attrs.field(default=None, validator=_optional_str)
+    endpoint_url: str | None = attrs.field(default=None, validator=_optional_str)
+    use_fips: bool = attrs.field(default=False, validator=_bool)
+    use_dualstack: bool = attrs.field(default=False, validator=_bool)
+    retry_config: RetryConfig = attrs.field(
+        factory=RetryConfig.standard, validator=_instance_of(RetryConfig)
+    )
+    timeout_config: TimeoutConfig = attrs.field(
+        factory=TimeoutConfig, validator=_instance_of(TimeoutConfig)
+    )
+    app_name: str | None = attrs.field(default=None, validator=_app_name)
+    max_connections: int = attrs.field(default=10, validator=_max_connections)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Config:
+        """Settings from the environment and the ``~/.aws/config`` profile; overrides win.
+
+        Region: ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile's ``region``.
+        Endpoint: ``AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER``, ``AWS_ENDPOINT_URL``, the
+        profile's ``services`` section or ``endpoint_url`` (all off with
+        ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true``). ``AWS_USE_FIPS_ENDPOINT``,
+        ``AWS_USE_DUALSTACK_ENDPOINT``, ``AWS_MAX_ATTEMPTS``, ``AWS_RETRY_MODE``, each with its
+        profile key. Credentials are never read.
+        """
+        env = _Environment(os.environ)
+        values: dict[str, Any] = {}
+        region = env.get("AWS_REGION", None) or env.get("AWS_DEFAULT_REGION", "region")
+        if region:
+            values["region"] = region
+        endpoint = env.endpoint_url()
+        if endpoint:
+            values["endpoint_url"] = endpoint
+        for field, var, key in (
+            ("use_fips", "AWS_USE_FIPS_ENDPOINT", "use_fips_endpoint"),
+            ("use_dualstack", "AWS_USE_DUALSTACK_ENDPOINT", "use_dualstack_endpoint"),
+        ):
+            flag = env.get(var, key)
+            if flag is not None:
+                values[field] = _parse_bool(var, flag)
+        retry = overrides.get("retry_config") or RetryConfig.standard()
+        mode = env.get("AWS_RETRY_MODE", "retry_mode")
+        if mode is not None and "retry_config" not in overrides:
+            if mode.strip().lower() == "legacy":
+                mode = "standard"  # botocore-only mode: standard is its successor
+            retry = attrs.evolve(retry, mode=mode.strip().lower())
+        attempts = env.get("AWS_MAX_ATTEMPTS", "max_attempts")
+        if attempts is not None and "retry_config" not in overrides:
+            try:
+                retry = retry.with_max_attempts(int(attempts))
+            except ValueError:
+                raise ConstructionFailure(
+                    f"AWS_MAX_ATTEMPTS / max_attempts must be a whole number, got {attempts!r}"
+                ) from None
+        values["retry_config"] = retry
+        values.update(overrides)
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ConstructionFailure(f"invalid Config field: {exc}") from None
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0", ""):
+        return False
+    raise ConstructionFailure(f"{name} must be true or false, got {raw!r}")
+
+
+class _Environment:
+    """Environment variables first, then the active profile of the shared config file."""
+
+    SERVICE_KEY = "cognito_identity_provider"
+
+    def __init__(self, environ: os._Environ[str] | dict[str, str]) -> None:
+        self._environ = environ
+        self._profile: dict[str, str] | None = None
+        self._parser: configparser.ConfigParser | None = None
+
+    def get(self, var: str, profile_key: str | None) -> str | None:
+        value = self._environ.get(var)
+        if value:
+            return value
+        if profile_key is None:
+            return None
+        return self.profile().get(profile_key) or None
+
+    def endpoint_url(self) -> str | None:
+        ignore = self.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "ignore_configured_endpoint_urls")
+        if ignore is not None and _parse_bool("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", ignore):
+            return None
+        for var in ("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",):
+            if self._environ.get(var):
+                return self._environ[var]
+        if self._environ.get("AWS_ENDPOINT_URL"):
+            return self._environ["AWS_ENDPOINT_URL"]
+        profile = self.profile()
+        services = profile.get("services")
+        if services:
+            nested = self._services_section(services).get(self.SERVICE_KEY)
+            if nested:
+                url = _nested(nested).get("endpoint_url")
+                if url:
+                    return url
+        return profile.get("endpoint_url") or None
+
+    def profile(self) -> dict[str, str]:
+        if self._profile is None:
+            name = self._environ.get("AWS_PROFILE") or self._environ.get("AWS_DEFAULT_PROFILE")
+            name = name or "default"
+            section = "default" if name == "default" else f"profile {name}"
+            parser = self._read()
+            self._profile = dict(parser[section]) if parser.has_section(section) else {}
+        return self._profile
+
+    def _services_section(self, name: str) -> dict[str, str]:
+        parser = self._read()
+        section = f"services {name}"
+        return dict(parser[section]) if parser.has_section(section) else {}
+
+    def _read(self) -> configparser.ConfigParser:
+        if self._parser is None:
+            path = Path(
+                self._environ.get("AWS_CONFIG_FILE") or Path.home() / ".aws" / "config"
+            ).expanduser()
+            parser = configparser.ConfigParser(interpolation=None)
+            try:
+                parser.read_string(path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                pass
+            except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+                raise ConstructionFailure(
+                    f"cannot read the AWS config file {str(path)!r}: {type(exc).__name__}"
+                ) from None
+            self._parser = parser
+        return self._parser
+
+
+def _nested(block: str) -> dict[str, str]:
+    """The ``key = value`` lines of an indented sub-section such as a ``services`` entry."""
+    out: dict[str, str] = {}
+    for line in block.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out

@@ -1,0 +1,125 @@
+"""The cognito-idp endpoint rule set: region, FIPS, dual-stack and partitions.
+
+A hand-written equivalent of the service's public endpoint rule set (checked against botocore's
+``EndpointProvider`` in the tests). Written out rather than interpreted from JSON so that the
+whole rule set reads in one screen and costs nothing at import.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import attrs
+import httpx
+
+from .errors import ConstructionFailure
+
+
+@attrs.frozen
+class Partition:
+    name: str
+    dns_suffix: str
+    dual_stack_dns_suffix: str
+    region_regex: re.Pattern[str]
+    regions: frozenset[str]
+
+
+def _p(name: str, dns: str, dual: str, regex: str, regions: str) -> Partition:
+    return Partition(name, dns, dual, re.compile(regex), frozenset(regions.split()))
+
+
+# Every partition supports FIPS and dual-stack today, so the "partition does not support" errors
+# of the rule set cannot happen and are not modelled.
+PARTITIONS: tuple[Partition, ...] = (
+    _p("aws", "amazonaws.com", "api.aws", r"^(us|eu|ap|sa|ca|me|af|il|mx)\-\w+\-\d+$",
+       "aws-global"),
+    _p("aws-cn", "amazonaws.com.cn", "api.amazonwebservices.com.cn", r"^cn\-\w+\-\d+$",
+       "aws-cn-global"),
+    _p("aws-eusc", "amazonaws.eu", "api.amazonwebservices.eu", r"^eusc\-(de)\-\w+\-\d+$",
+       "eusc-de-east-1"),
+    _p("aws-iso", "c2s.ic.gov", "api.aws.ic.gov", r"^us\-iso\-\w+\-\d+$", "aws-iso-global"),
+    _p("aws-iso-b", "sc2s.sgov.gov", "api.aws.scloud", r"^us\-isob\-\w+\-\d+$",
+       "aws-iso-b-global"),
+    _p("aws-iso-e", "cloud.adc-e.uk", "api.cloud-aws.adc-e.uk", r"^eu\-isoe\-\w+\-\d+$",
+       "aws-iso-e-global"),
+    _p("aws-iso-f", "csp.hci.ic.gov", "api.aws.hci.ic.gov", r"^us\-isof\-\w+\-\d+$",
+       "aws-iso-f-global"),
+    _p("aws-us-gov", "amazonaws.com", "api.aws", r"^us\-gov\-\w+\-\d+$", "aws-us-gov-global"),
+)
+_DEFAULT_PARTITION = PARTITIONS[0]
+
+# The rule set pins FIPS + dual-stack in these regions to the plain FIPS host.
+_FIPS_DUALSTACK_ON_FIPS_HOST = frozenset({"us-east-1", "us-east-2", "us-west-1", "us-west-2"})
+
+_HOST_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?")
+
+
+def partition_by_pattern(region: str) -> Partition | None:
+    """The partition whose explicit regions or region pattern names ``region``, if any."""
+    for partition in PARTITIONS:
+        if region in partition.regions:
+            return partition
+    for partition in PARTITIONS:
+        if partition.region_regex.match(region):
+            return partition
+    return None
+
+
+def partition_for(region: str) -> Partition:
+    """Like ``aws.partition`` of the rules: unknown regions fall back to the ``aws`` partition."""
+    return partition_by_pattern(region) or _DEFAULT_PARTITION
+
+
+@functools.lru_cache(maxsize=256)
+def resolve_endpoint(
+    region: str | None,
+    *,
+    use_fips: bool = False,
+    use_dualstack: bool = False,
+    endpoint_url: str | None = None,
+) -> str:
+    """The URL to send to, or ConstructionFailure for a configuration the rules reject."""
+    if endpoint_url is not None:
+        if use_fips:
+            raise ConstructionFailure(
+                "Invalid Configuration: FIPS and custom endpoint are not supported"
+            )
+        if use_dualstack:
+            raise ConstructionFailure(
+                "Invalid Configuration: Dualstack and custom endpoint are not supported"
+            )
+        return validate_endpoint_url(endpoint_url)
+    if region is None:
+        raise ConstructionFailure("Invalid Configuration: Missing Region")
+    if _HOST_LABEL_RE.fullmatch(region) is None:
+        raise ConstructionFailure(
+            f"invalid region {region[:64]!r}: a region must be a valid host label "
+            f"such as 'eu-west-1'"
+        )
+    partition = partition_for(region)
+    if use_fips and use_dualstack:
+        if region in _FIPS_DUALSTACK_ON_FIPS_HOST:
+            return f"https://cognito-idp-fips.{region}.amazonaws.com"
+        return f"https://cognito-idp-fips.{region}.{partition.dual_stack_dns_suffix}"
+    if use_fips:
+        return f"https://cognito-idp-fips.{region}.{partition.dns_suffix}"
+    if use_dualstack:
+        if partition.name == "aws":
+            return f"https://cognito-idp.{region}.amazonaws.com"
+        return f"https://cognito-idp.{region}.{partition.dual_stack_dns_suffix}"
+    return f"https://cognito-idp.{region}.{partition.dns_suffix}"
+
+
+def validate_endpoint_url(url: str) -> str:
+    """An http(s) URL with a host, or ConstructionFailure. Returned unchanged."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConstructionFailure(f"endpoint_url is not a valid URL: {exc}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConstructionFailure(
+            "endpoint_url must be an absolute http:// or https:// URL with a host, "
+            "for example 'http://127.0.0.1:5000'"
+        )
+    return url

@@ -1,0 +1,261 @@
+"""Runs one operation call top to bottom.
+
+validate -> resolve endpoint -> serialize -> retry loop (send -> classify) -> deserialize.
+
+A :class:`Runtime` belongs to one :class:`~cognito_signout.Client` and holds what its calls
+share: the HTTP client, the retry quota, the adaptive rate limiter and the connection gate.
+Operations hold the runtime, never the client, so imports only run one way.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import platform
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+import anyio
+import attrs
+import httpx
+
+from . import _endpoints, _protocol, _retry, errors
+from ._config import Config
+from ._ratelimit import ClientRateLimiter
+from ._token import region_from_token
+from ._transport import Exchange, exchange, make_http_client
+from ._version import __version__
+
+logger = logging.getLogger("cognito_signout")
+
+InputT = TypeVar("InputT")
+OutputT = TypeVar("OutputT")
+RequestMutator = Callable[[httpx.Request], None]
+
+
+@attrs.frozen
+class CallResult:
+    """What a successful call hands to the operation's deserializer."""
+
+    response: httpx.Response
+    body: bytes
+    request_id: str | None
+    attempts: int
+
+
+@attrs.frozen
+class OperationSpec(Generic[InputT, OutputT]):
+    """What the runtime needs to know about one operation; see operations/ for instances."""
+
+    name: str
+    params: Callable[[InputT], dict[str, Any]]
+    # The bearer secret in the input, scrubbed from everything we keep and used for routing.
+    secret: Callable[[InputT], str]
+    deserialize: Callable[[CallResult], OutputT]
+    errors: Mapping[str, type[errors.ServiceError]]
+
+
+class Runtime:
+    def __init__(self, config: Config, http_client: httpx.AsyncClient | None) -> None:
+        self.config = config
+        self.owns_http = http_client is None
+        self.http = http_client if http_client is not None else make_http_client(
+            config.max_connections
+        )
+        self.quota = _retry.RetryQuota()
+        self.rate_limiter = ClientRateLimiter()
+        # FIFO gate in front of the pool: httpcore degrades badly with many waiters inside it
+        # (performance.md), and waiting here is bounded by the operation timeout.
+        self.gate = anyio.Semaphore(config.max_connections, fast_acquire=True)
+        self.user_agent = _user_agent(config.app_name)
+        self.closed = False
+
+    async def aclose(self) -> None:
+        self.closed = True
+        if self.owns_http:
+            await self.http.aclose()
+
+    async def invoke(
+        self,
+        spec: OperationSpec[InputT, OutputT],
+        operation_input: InputT,
+        *,
+        config: Config | None = None,
+        mutators: Sequence[RequestMutator] = (),
+    ) -> OutputT:
+        config = config or self.config
+        secret = spec.secret(operation_input)
+        if self.closed:
+            raise errors.DispatchFailure("this Client is closed")
+        url = _endpoint(config, secret)
+        headers, body = _protocol.serialize(spec.name, spec.params(operation_input))
+        call = _Call(self, spec, config, url, headers, body, secret, mutators)
+
+        deadline = _deadline(config.timeout_config.operation_timeout)
+        with anyio.CancelScope(deadline=deadline) as scope:
+            result = await _retry.run(
+                call.attempt,
+                config.retry_config,
+                self.quota,
+                deadline=None if math.isinf(deadline) else deadline,
+                on_retry=call.log_retry,
+            )
+        if scope.cancelled_caught:
+            raise errors.TimeoutError(
+                f"operation timeout: {spec.name} did not finish within "
+                f"{config.timeout_config.operation_timeout} s",
+                kind="operation",
+            ) from call.last_error
+        return spec.deserialize(result)
+
+
+class _Call:
+    """The state of one operation call across its attempts."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        spec: OperationSpec[Any, Any],
+        config: Config,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        secret: str,
+        mutators: Sequence[RequestMutator],
+    ) -> None:
+        self.runtime = runtime
+        self.spec = spec
+        self.config = config
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.secret = secret
+        self.mutators = mutators
+        self.invocation_id = str(uuid.uuid4())
+        self.number = 0
+        self.last_error: BaseException | None = None
+        timeouts = config.timeout_config
+        self.timeout = httpx.Timeout(
+            connect=timeouts.connect_timeout,
+            read=timeouts.read_timeout,
+            write=timeouts.read_timeout,
+            pool=None,
+        ).as_dict()
+
+    def build_request(self) -> httpx.Request:
+        retry = self.config.retry_config
+        headers = {
+            **self.headers,
+            "amz-sdk-invocation-id": self.invocation_id,
+            "amz-sdk-request": f"attempt={self.number}; max={retry.max_attempts}",
+            "User-Agent": self.runtime.user_agent,
+            "x-amz-user-agent": self.runtime.user_agent,
+        }
+        request = httpx.Request(
+            "POST", self.url, headers=headers, content=self.body,
+            extensions={"timeout": self.timeout},
+        )
+        for mutate in self.mutators:
+            mutate(request)
+        return request
+
+    async def attempt(self) -> CallResult:
+        self.number += 1
+        started = anyio.current_time()
+        try:
+            result = await self._attempt()
+        except errors.SdkError as exc:
+            self.last_error = exc
+            self._log(started, exc)
+            raise
+        self._log(started, None, result)
+        return result
+
+    async def _attempt(self) -> CallResult:
+        runtime = self.runtime
+        adaptive = self.config.retry_config.mode == "adaptive"
+        attempt_timeout = self.config.timeout_config.operation_attempt_timeout
+        with anyio.CancelScope(deadline=_deadline(attempt_timeout)) as scope:
+            if adaptive:
+                await runtime.rate_limiter.acquire()
+            async with runtime.gate:
+                exchanged = await exchange(runtime.http, self.build_request())
+            result = self._classify(exchanged)
+            if adaptive:
+                runtime.rate_limiter.update(throttled=False)
+            return result
+        # Only reached when the attempt's scope cancelled the work.
+        assert scope.cancelled_caught
+        raise errors.TimeoutError(
+            f"attempt timeout: attempt {self.number} took longer than {attempt_timeout} s",
+            kind="attempt",
+        )
+
+    def _classify(self, exchanged: Exchange) -> CallResult:
+        response, body = exchanged.response, exchanged.body
+        if 200 <= response.status_code < 300:
+            try:
+                _protocol.check_success(response, body)
+            except errors.ResponseError as exc:
+                exc.response = _protocol.scrubbed_response(response, body, self.secret)
+                raise
+            return CallResult(response, body, _protocol.request_id(response.headers), self.number)
+        kept = _protocol.scrubbed_response(response, body, self.secret)
+        error = _protocol.error_for(kept, body, token=self.secret, table=self.spec.errors)
+        if (
+            self.config.retry_config.mode == "adaptive"
+            and _retry.classify(error) is _retry.ErrorKind.THROTTLING
+        ):
+            self.runtime.rate_limiter.update(throttled=True)
+        raise error
+
+    def log_retry(self, details: _retry.RetryDetails) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s retrying after attempt %d/%d (%s) in %.3f s",
+                self.spec.name, details.attempt, details.max_attempts, details.kind.value,
+                details.delay,
+            )
+
+    def _log(self, started: float, error: BaseException | None, result: Any = None) -> None:
+        if not logger.isEnabledFor(logging.DEBUG):
+            return
+        elapsed_ms = (anyio.current_time() - started) * 1000
+        if error is None:
+            logger.debug(
+                "%s attempt=%d status=%d request_id=%s elapsed_ms=%.1f",
+                self.spec.name, self.number, result.response.status_code, result.request_id,
+                elapsed_ms,
+            )
+        else:
+            logger.debug(
+                "%s attempt=%d status=%s request_id=%s elapsed_ms=%.1f error=%s",
+                self.spec.name, self.number, getattr(error, "status_code", None),
+                getattr(error, "request_id", None), elapsed_ms, type(error).__name__,
+            )
+
+
+def _endpoint(config: Config, secret: str) -> str:
+    region = config.region
+    if region is None and config.endpoint_url is None:
+        region = region_from_token(secret)
+    return _endpoints.resolve_endpoint(
+        region,
+        use_fips=config.use_fips,
+        use_dualstack=config.use_dualstack,
+        endpoint_url=config.endpoint_url,
+    )
+
+
+def _deadline(seconds: float | None) -> float:
+    return math.inf if seconds is None else anyio.current_time() + seconds
+
+
+def _user_agent(app_name: str | None) -> str:
+    agent = (
+        f"cognito-signout/{__version__} ua/2.1 api/cognitoidentityprovider "
+        f"os/{platform.system().lower() or 'other'} "
+        f"lang/python/{platform.python_version()} md/httpx/{httpx.__version__}"
+    )
+    return f"{agent} app/{app_name}" if app_name else agent

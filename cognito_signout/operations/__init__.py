@@ -1,0 +1,1 @@
+"""One module per operation: input, output, builders and error table."""
