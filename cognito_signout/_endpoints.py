@@ -100,19 +100,19 @@ def resolve_endpoint(
     partition = partition_for(region)
     if use_fips and use_dualstack:
         if region in _FIPS_DUALSTACK_ON_FIPS_HOST:
-            return f"https://cognito-idp-fips.{region}.amazonaws.com"
-        return f"https://cognito-idp-fips.{region}.{partition.dual_stack_dns_suffix}"
+            return f"https://cognito-idp-fips.{region}.amazonaws.com/"
+        return f"https://cognito-idp-fips.{region}.{partition.dual_stack_dns_suffix}/"
     if use_fips:
-        return f"https://cognito-idp-fips.{region}.{partition.dns_suffix}"
+        return f"https://cognito-idp-fips.{region}.{partition.dns_suffix}/"
     if use_dualstack:
         if partition.name == "aws":
-            return f"https://cognito-idp.{region}.amazonaws.com"
-        return f"https://cognito-idp.{region}.{partition.dual_stack_dns_suffix}"
-    return f"https://cognito-idp.{region}.{partition.dns_suffix}"
+            return f"https://cognito-idp.{region}.amazonaws.com/"
+        return f"https://cognito-idp.{region}.{partition.dual_stack_dns_suffix}/"
+    return f"https://cognito-idp.{region}.{partition.dns_suffix}/"
 
 
 def validate_endpoint_url(url: str) -> str:
-    """An http(s) URL with a host, or ConstructionFailure. Returned unchanged."""
+    """An http(s) URL with a host, or ConstructionFailure. An empty path becomes ``/``."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
@@ -122,4 +122,4 @@ def validate_endpoint_url(url: str) -> str:
             "endpoint_url must be an absolute http:// or https:// URL with a host, "
             "for example 'http://127.0.0.1:5000'"
         )
-    return url
+    return str(parsed.copy_with(path=parsed.path or "/"))
