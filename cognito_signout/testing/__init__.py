@@ -1,1 +1,18 @@
-"""Helpers for testing code that uses cognito-signout, without the network."""
+"""Test your own sign-out code without the network.
+
+    from cognito_signout.testing import FakeCognito
+
+    fake = FakeCognito()
+    token = fake.issue_token("alice")
+    async with fake.client() as client:
+        await client.global_sign_out().access_token(token).send()
+    assert fake.signed_out(token)
+
+With pytest, the ``cognito_fake`` fixture (installed with the package) gives a fresh
+:class:`FakeCognito` with instant retries, and routes every ``Client`` your code creates during
+the test to it. Nothing here is imported by ``import cognito_signout``.
+"""
+
+from ._fake import EXPIRED, INVALID, REVOKED, FakeCognito, RecordedCall
+
+__all__ = ["EXPIRED", "INVALID", "REVOKED", "FakeCognito", "RecordedCall"]

@@ -1,12 +1,20 @@
-"""pytest plugin (entry point ``cognito_signout``): fixtures for users' test suites."""
+"""pytest plugin (entry point ``cognito_signout``): fixtures for users' test suites.
+
+Loaded by every pytest run in an environment where cognito-signout is installed, so it imports
+nothing heavy up front: the fake is imported when a test asks for it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .._retry import is_testing, set_testing
+
+if TYPE_CHECKING:
+    from ._fake import FakeCognito
 
 
 @pytest.fixture
@@ -18,3 +26,19 @@ def cognito_signout_instant_retries() -> Iterator[None]:
         yield
     finally:
         set_testing(before)
+
+
+@pytest.fixture
+def cognito_fake(cognito_signout_instant_retries: None) -> Iterator[FakeCognito]:
+    """A fresh in-memory Cognito for one test, with instant retries.
+
+    Every ``cognito_signout.Client`` created during the test without its own ``http_client``
+    talks to it (``FakeCognito.patch``), so code under test needs no change. Set
+    ``cognito_fake.latency`` or ``accept_unknown_tokens`` as needed; ``cognito_fake.client()``
+    gives a client on it directly.
+    """
+    from ._fake import FakeCognito
+
+    fake = FakeCognito()
+    with fake.patch():
+        yield fake

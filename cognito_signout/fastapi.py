@@ -1,0 +1,284 @@
+"""FastAPI integration: one shared Client per app, a ready ``POST /sign-out``, HTTP error mapping.
+
+    cognito = CognitoSignOut(Config(region="eu-west-1"))   # or CognitoSignOut(): Config.from_env()
+    app = FastAPI(lifespan=cognito.lifespan)
+    app.include_router(cognito.router)
+
+    @app.post("/my-logout")
+    async def my_logout(client: Client = Depends(cognito.client)): ...
+
+Why one client per app: a :class:`~cognito_signout.Client` holds the connection pool, the retry
+quota and the adaptive rate limiter. A client per request would throw all three away each time
+(a new TLS handshake per logout, no shared throttling memory). The lifespan opens it with the
+app and closes it on shutdown, so no connection outlives the server.
+
+HTTP mapping of ``POST /sign-out`` (and of :func:`error_response` for your own endpoints):
+
+=====================================================  ======  ==============================
+outcome                                                status  notes
+=====================================================  ======  ==============================
+signed out                                             204     ``X-Cognito-Request-Id``
+no, or malformed, ``Authorization: Bearer`` header     401     ``WWW-Authenticate: Bearer``
+``NotAuthorizedException`` (revoked, expired, ...)     401     ``... error="invalid_token"``
+``ConstructionFailure``, ``InvalidParameterException``  400     nothing useful was sent
+``PasswordResetRequired``/``UserNotConfirmed``          403     the user must act first
+throttled, still after the SDK's retries               429     ``Retry-After``
+Cognito answered with another error, or an answer      502     ``Bad Gateway``
+that cannot be understood (5xx, WAF, unknown codes)
+Cognito could not be reached: connection failure,     503     ``Retry-After``
+timeout, client closed during shutdown
+=====================================================  ======  ==============================
+
+Error bodies are ``{"error": ..., "message": ..., "request_id": ...}`` (``request_id`` only
+when Cognito sent one). They never hold the token, nor Cognito's own message text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import re
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+from fastapi import APIRouter, Depends, Security
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPBearer
+from starlette.requests import HTTPConnection, Request
+
+from . import _endpoints, _retry, errors
+from ._client import Client
+from ._config import Config
+
+__all__ = ["CognitoSignOut", "error_response"]
+
+logger = logging.getLogger("cognito_signout.fastapi")
+
+# RFC 6750 b64token (RFC 7235 token68): what may follow "Bearer " at all. Anything else is a
+# malformed header (401), not a malformed token (400).
+_BEARER_RE = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+@attrs.frozen
+class _Mapped:
+    status: int
+    error: str
+    message: str
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
+def _retry_after_header(exc: BaseException, default: int) -> dict[str, str]:
+    """Whole seconds, from Cognito's ``x-amz-retry-after`` (milliseconds) when it sent one."""
+    hint = _retry.retry_after_seconds(exc)
+    seconds = default if hint is None else max(1, math.ceil(hint))
+    return {"Retry-After": str(seconds)}
+
+
+def _map(exc: errors.SdkError, retry_after: int) -> _Mapped:
+    if isinstance(exc, errors.NotAuthorizedException):
+        return _Mapped(
+            401, "invalid_token", "The access token is invalid, expired or revoked.",
+            {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    if isinstance(exc, errors.ConstructionFailure | errors.InvalidParameterException):
+        return _Mapped(400, "invalid_request", "The access token is malformed.")
+    if isinstance(exc, errors.ServiceError) and _retry.classify(exc) is _retry.ErrorKind.THROTTLING:
+        return _Mapped(
+            429, "throttled", "Too many sign-outs right now; retry later.",
+            _retry_after_header(exc, retry_after),
+        )
+    if isinstance(exc, errors.PasswordResetRequiredException):
+        return _Mapped(403, "forbidden", "The user must reset their password first.")
+    if isinstance(exc, errors.UserNotConfirmedException):
+        return _Mapped(403, "forbidden", "The user must confirm their account first.")
+    if isinstance(exc, errors.DispatchFailure | errors.TimeoutError):
+        return _Mapped(
+            503, "unavailable", "The identity provider could not be reached; retry later.",
+            {"Retry-After": str(retry_after)},
+        )
+    return _Mapped(
+        502, "bad_gateway", "The identity provider could not confirm the sign-out."
+    )
+
+
+def error_response(exc: errors.SdkError, *, retry_after: int = 1) -> JSONResponse:
+    """The HTTP answer for an SDK error, as ``POST /sign-out`` gives it (see the module doc).
+
+    Use it in your own endpoints, or for all of them at once:
+    ``app.add_exception_handler(SdkError, lambda request, exc: error_response(exc))``.
+    ``retry_after`` (seconds) is sent with 429 and 503 when Cognito gave no hint of its own.
+    """
+    mapped = _map(exc, retry_after)
+    request_id = getattr(exc, "request_id", None)
+    body: dict[str, str] = {"error": mapped.error, "message": mapped.message}
+    headers = {**_NO_STORE, **mapped.headers}
+    if request_id:
+        body["request_id"] = request_id
+        headers["X-Cognito-Request-Id"] = request_id
+    log = logger.info if mapped.status < 500 and mapped.status != 429 else logger.warning
+    log(
+        "sign-out failed: status=%d error=%s cause=%s code=%s request_id=%s",
+        mapped.status, mapped.error, type(exc).__name__, getattr(exc, "code", None), request_id,
+    )
+    return JSONResponse(body, status_code=mapped.status, headers=headers)
+
+
+def _missing_bearer() -> JSONResponse:
+    return JSONResponse(
+        {
+            "error": "invalid_request",
+            "message": "An 'Authorization: Bearer <access token>' header is required.",
+        },
+        status_code=401,
+        headers={**_NO_STORE, "WWW-Authenticate": "Bearer"},
+    )
+
+
+def _bearer_token(request: Request) -> str | None:
+    """The token of exactly one well-formed ``Authorization: Bearer`` header, else None."""
+    values = request.headers.getlist("authorization")
+    if len(values) != 1:
+        return None
+    match = _BEARER_RE.fullmatch(values[0].strip())
+    return match.group(1) if match else None
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    204: {"description": "Signed out: every token of the user is revoked."},
+    400: {"description": "The access token is malformed."},
+    401: {"description": "No bearer token, or Cognito refused it (invalid, expired, revoked)."},
+    403: {"description": "The user must reset their password or confirm their account."},
+    429: {"description": "Throttled by Cognito; see Retry-After."},
+    502: {"description": "Cognito answered with an error, or an answer we cannot read."},
+    503: {"description": "Cognito could not be reached (connection failure or timeout)."},
+}
+
+
+class CognitoSignOut:
+    """A FastAPI integration bound to one :class:`~cognito_signout.Config`.
+
+    - ``lifespan``: pass to ``FastAPI(lifespan=...)`` or enter it from your own lifespan; it
+      opens the shared client on startup and closes it on shutdown.
+    - ``client``: a dependency giving that client, ``Depends(cognito.client)``.
+    - ``router``: ``POST {path}``, signing out the caller's bearer token.
+
+    ``config=None`` reads :meth:`Config.from_env` when the app starts (not at import), so tests
+    can set the environment first. ``client_factory(config)`` builds the client instead of
+    ``Client(config)``, e.g. ``FakeCognito().client`` in tests. ``retry_after`` is the
+    ``Retry-After`` (seconds) of 429 and 503 answers when Cognito gives no hint.
+    """
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        client_factory: Callable[[Config], Client] | None = None,
+        path: str = "/sign-out",
+        tags: Sequence[str] = ("auth",),
+        retry_after: int = 1,
+    ) -> None:
+        if config is not None and not isinstance(config, Config):
+            raise errors.ConstructionFailure(
+                f"config must be a cognito_signout.Config, got {type(config).__name__}"
+            )
+        if isinstance(retry_after, bool) or not isinstance(retry_after, int) or retry_after < 0:
+            raise errors.ConstructionFailure(
+                f"retry_after must be an int >= 0, got {retry_after!r}"
+            )
+        self._config = config
+        self._client_factory = client_factory
+        self._retry_after = retry_after
+        # One key per instance: two integrations (say, two user pools) can share an app.
+        self._state_key = f"cognito_signout.client.{uuid.uuid4().hex}"
+        self._open: list[Client] = []
+        self.router = self._build_router(path, list(tags))
+
+    def __repr__(self) -> str:
+        return f"<CognitoSignOut config={self._config!r} open_clients={len(self._open)}>"
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: object) -> AsyncIterator[dict[str, Any]]:
+        """Open the shared client for the app's lifetime; yields the lifespan state.
+
+        To combine with your own lifespan, enter it and pass its state on::
+
+            @asynccontextmanager
+            async def lifespan(app):
+                async with cognito.lifespan(app) as state:
+                    ...                      # your own startup
+                    yield {**state, "db": db}
+        """
+        config = self._config if self._config is not None else Config.from_env()
+        _check_endpoint(config)
+        client = self._client_factory(config) if self._client_factory else Client(config)
+        self._open.append(client)
+        try:
+            async with client:
+                yield {self._state_key: client}
+        finally:
+            self._open.remove(client)
+
+    async def client(self, connection: HTTPConnection) -> Client:
+        """Dependency: the client the app's lifespan opened (``Depends(cognito.client)``)."""
+        state: Mapping[str, Any] = connection.scope.get("state") or {}
+        client = state.get(self._state_key)
+        if client is None and len(self._open) == 1:
+            # The lifespan runs but its state was not passed on (a composed lifespan that
+            # yields None, or a mounted sub-app): the only open client is the right one.
+            client = self._open[0]
+        if not isinstance(client, Client):
+            raise RuntimeError(
+                "CognitoSignOut's client is not open: pass lifespan=cognito.lifespan to "
+                "FastAPI(...), or enter cognito.lifespan(app) from your own lifespan"
+            )
+        return client
+
+    def _build_router(self, path: str, tags: list[str]) -> APIRouter:
+        router = APIRouter(tags=list(tags))
+        retry_after = self._retry_after
+        shared_client = Depends(self.client)
+
+        async def sign_out(request: Request, client: Client = shared_client) -> Response:
+            """Sign the caller out everywhere: Cognito revokes all of the user's tokens."""
+            token = _bearer_token(request)
+            if token is None:
+                return _missing_bearer()
+            try:
+                output = await client.global_sign_out().access_token(token).send()
+            except errors.SdkError as exc:
+                return error_response(exc, retry_after=retry_after)
+            headers = dict(_NO_STORE)
+            if output.request_id:
+                headers["X-Cognito-Request-Id"] = output.request_id
+            logger.debug("signed out: request_id=%s attempts=%d", output.request_id,
+                         output.attempts)
+            return Response(status_code=204, headers=headers)
+
+        router.add_api_route(
+            path,
+            sign_out,
+            methods=["POST"],
+            status_code=204,
+            response_class=Response,
+            responses=_RESPONSES,
+            summary="Sign out everywhere (Cognito GlobalSignOut)",
+            # Declared for the OpenAPI document (Swagger's "Authorize"); parsing is ours.
+            dependencies=[Security(HTTPBearer(auto_error=False))],
+        )
+        return router
+
+
+def _check_endpoint(config: Config) -> None:
+    """Fail at startup, not on the first logout, when the endpoint settings cannot work."""
+    if config.region is None and config.endpoint_url is None:
+        return  # routed per call by each token's issuer
+    _endpoints.resolve_endpoint(
+        config.region,
+        use_fips=config.use_fips,
+        use_dualstack=config.use_dualstack,
+        endpoint_url=config.endpoint_url,
+    )
