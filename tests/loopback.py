@@ -1,0 +1,551 @@
+"""Scriptable raw-socket HTTP/1.1 servers on 127.0.0.1, for failure tests over real sockets.
+
+Each server runs in background threads with plain blocking sockets, so it behaves the same
+whichever async backend (asyncio or trio) the client under test runs on, and it can do what no
+well-behaved server library will: stall at any byte, reset a connection, lie about a length,
+send a gzip bomb. A *handler* scripts what happens to each request on a connection; the
+factories below are the scripts the tests use.
+
+The server counts what a leak test needs: connections open right now, the most ever open at
+once, and every request received (with its raw bytes, to check where a token went).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import socket
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from types import TracebackType
+
+import attrs
+import pytest
+
+HOST = "127.0.0.1"
+_MAX_HEAD = 64 * 1024
+
+
+@attrs.define
+class Request:
+    """One request as the server read it."""
+
+    method: str
+    target: str
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+    raw: bytes  # head and body as received
+    connection: int  # the server's number for the connection it came on (0, 1, ...)
+
+
+class Conn:
+    """The server's side of one accepted connection, handed to handlers."""
+
+    def __init__(self, sock: socket.socket, server: LoopbackServer, number: int) -> None:
+        self.sock = sock
+        self.server = server
+        self.number = number
+        self.served = 0  # requests answered on this connection so far
+        self._buffer = b""
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def _recv(self) -> bytes:
+        try:
+            return self.sock.recv(65536)
+        except OSError:
+            return b""
+
+    def read_request(self) -> Request | None:
+        """The next request, or None when the peer closed (or the server is stopping)."""
+        while b"\r\n\r\n" not in self._buffer:
+            if len(self._buffer) > _MAX_HEAD:
+                return None
+            chunk = self._recv()
+            if not chunk:
+                return None
+            self._buffer += chunk
+        head, _, rest = self._buffer.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, _version = [*lines[0].split(" ", 2), "", ""][:3]
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", "0") or 0)
+        while len(rest) < length:
+            chunk = self._recv()
+            if not chunk:
+                return None
+            rest += chunk
+        body, self._buffer = rest[:length], rest[length:]
+        return Request(method, target, headers, body, head + b"\r\n\r\n" + body, self.number)
+
+    def wait_closed(self, timeout: float | None = None) -> None:
+        """Stall: read and drop whatever comes until the peer closes (or the server stops)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while deadline is None or time.monotonic() < deadline:
+            if deadline is not None:
+                self.sock.settimeout(max(0.001, deadline - time.monotonic()))
+            try:
+                if not self.sock.recv(65536):
+                    return
+            except TimeoutError:
+                return
+            except OSError:
+                return
+        self.sock.settimeout(None)
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def send(self, data: bytes) -> bool:
+        """Send all of ``data``; False if the peer has gone."""
+        try:
+            self.sock.sendall(data)
+        except OSError:
+            return False
+        return True
+
+    def head(
+        self,
+        status: int,
+        headers: list[tuple[str, str]] | None = None,
+        *,
+        content_length: int | None = None,
+        keep_alive: bool = True,
+        reason: str = "X",
+    ) -> bool:
+        lines = [f"HTTP/1.1 {status} {reason}"]
+        for name, value in headers or []:
+            lines.append(f"{name}: {value}")
+        if content_length is not None:
+            lines.append(f"Content-Length: {content_length}")
+        if not keep_alive:
+            lines.append("Connection: close")
+        return self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+
+    def respond(
+        self,
+        status: int = 200,
+        body: bytes = b"{}",
+        headers: list[tuple[str, str]] | None = None,
+        *,
+        keep_alive: bool = True,
+    ) -> bool:
+        """A complete response; True (keep the connection) unless ``keep_alive`` is False."""
+        headers = headers if headers is not None else [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("x-amzn-RequestId", f"req-{self.server.request_count}"),
+        ]
+        self.served += 1
+        ok = self.head(status, headers, content_length=len(body), keep_alive=keep_alive)
+        return ok and self.send(body) and keep_alive
+
+    def reset(self) -> None:
+        """Abort with a TCP RST (SO_LINGER 0) instead of an orderly FIN."""
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+# A handler answers one request; it returns True to keep the connection for the next request.
+Handler = Callable[[Conn, Request], bool]
+
+
+class LoopbackServer:
+    """A thread-per-connection HTTP/1.1 server on 127.0.0.1 driven by a :data:`Handler`."""
+
+    def __init__(self, handler: Handler, *, backlog: int = 1024) -> None:
+        self.handler = handler
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind((HOST, 0))
+        self._listener.listen(backlog)
+        self._listener.settimeout(0.02)  # the accept loop polls the stop flag
+        self.port: int = self._listener.getsockname()[1]
+        self.url = f"http://{HOST}:{self.port}/"
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._socks: set[socket.socket] = set()
+        self.requests: list[Request] = []
+        self.connections_total = 0
+        self.open_connections = 0
+        self.max_open_connections = 0
+        self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
+
+    @property
+    def request_count(self) -> int:
+        return len(self.requests)
+
+    def __enter__(self) -> LoopbackServer:
+        self._acceptor.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._acceptor.join(2)
+        self._listener.close()
+        with self._lock:
+            socks = list(self._socks)
+            threads = list(self._threads)
+        for sock in socks:  # unblocks every recv/sendall in the connection threads
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in threads:
+            thread.join(2)
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 2.0) -> bool:
+        """Poll ``predicate`` (e.g. ``lambda: server.open_connections == 0``) for a while."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(0.005)
+        return predicate()
+
+    def _accept_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            sock.settimeout(None)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._lock:
+                number = self.connections_total
+                self.connections_total += 1
+                self.open_connections += 1
+                self.max_open_connections = max(self.max_open_connections, self.open_connections)
+                self._socks.add(sock)
+                thread = threading.Thread(target=self._serve, args=(sock, number), daemon=True)
+                self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, sock: socket.socket, number: int) -> None:
+        conn = Conn(sock, self, number)
+        try:
+            while not self._stopping.is_set():
+                request = conn.read_request()
+                if request is None:
+                    break
+                with self._lock:
+                    self.requests.append(request)
+                if not self.handler(conn, request):
+                    break
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
+            with self._lock:
+                self.open_connections -= 1
+                self._socks.discard(sock)
+
+
+@contextlib.contextmanager
+def serve(handler: Handler) -> Iterator[LoopbackServer]:
+    with LoopbackServer(handler) as server:
+        yield server
+
+
+def refused_url() -> str:
+    """A loopback URL where nothing listens: connecting is refused at once."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port = sock.getsockname()[1]
+    return f"http://{HOST}:{port}/"
+
+
+class NeverAccepting:
+    """A listening socket whose accept queue is full, so a new connect never completes.
+
+    Linux drops the SYN of a connection to a listener whose accept queue is full, so the
+    client's connect() just waits (SYN retransmits at 1 s, 3 s, ...): a server that stalls
+    before the handshake completes. ``listen(0)`` admits one queued connection; the fillers
+    take it, and a probe checks that the next connect really hangs.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.socket()
+        self._listener.bind((HOST, 0))
+        self._listener.listen(0)
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://{HOST}:{self.port}/"
+        self._fillers: list[socket.socket] = []
+
+    def __enter__(self) -> NeverAccepting:
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect((HOST, self.port))
+            self._fillers.append(filler)
+        probe = socket.socket()
+        probe.settimeout(0.05)
+        try:
+            probe.connect((HOST, self.port))
+        except TimeoutError:
+            pass
+        else:  # pragma: no cover - the kernel accepted past a full queue
+            raise RuntimeError("the accept queue did not fill; cannot simulate a stalled accept")
+        finally:
+            probe.close()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sock in self._fillers:
+            sock.close()
+        self._listener.close()
+
+
+# --- scripts: handlers for the failure modes ------------------------------------------------
+
+JSON = "application/x-amz-json-1.1"
+
+
+def ok(conn: Conn, request: Request) -> bool:
+    """200 ``{}`` with a request id, keep-alive."""
+    return conn.respond()
+
+
+def answer(
+    status: int,
+    body: bytes = b"{}",
+    headers: list[tuple[str, str]] | None = None,
+    *,
+    keep_alive: bool = True,
+) -> Handler:
+    def handler(conn: Conn, request: Request) -> bool:
+        return conn.respond(status, body, headers, keep_alive=keep_alive)
+
+    return handler
+
+
+def sequence(*handlers: Handler) -> Handler:
+    """The n-th request gets the n-th handler; the last one repeats."""
+    count = [0]
+    lock = threading.Lock()
+
+    def handler(conn: Conn, request: Request) -> bool:
+        with lock:
+            index = min(count[0], len(handlers) - 1)
+            count[0] += 1
+        return handlers[index](conn, request)
+
+    return handler
+
+
+def delayed(seconds: float, then: Handler = ok) -> Handler:
+    def handler(conn: Conn, request: Request) -> bool:
+        time.sleep(seconds)
+        return then(conn, request)
+
+    return handler
+
+
+def stall_before_response(conn: Conn, request: Request) -> bool:
+    """Read the request, then say nothing until the client gives up."""
+    conn.wait_closed()
+    return False
+
+
+def stall_after_headers(conn: Conn, request: Request) -> bool:
+    """Send a 200's headers announcing a body, then stall."""
+    conn.head(200, [("Content-Type", JSON), ("x-amzn-RequestId", "stalled-head")],
+              content_length=100)
+    conn.wait_closed()
+    return False
+
+
+def stall_mid_body(conn: Conn, request: Request) -> bool:
+    """Send the headers and half the body, then stall."""
+    conn.head(200, [("Content-Type", JSON), ("x-amzn-RequestId", "stalled-body")],
+              content_length=10)
+    conn.send(b'{"a":')
+    conn.wait_closed()
+    return False
+
+
+def drip(interval: float, chunks: int = 100) -> Handler:
+    """Answer 200 one byte every ``interval`` s: never idle long, but slow as a whole."""
+
+    def handler(conn: Conn, request: Request) -> bool:
+        body = b" " * (chunks - 2) + b"{}"
+        conn.head(200, [("Content-Type", JSON), ("x-amzn-RequestId", "drip")],
+                  content_length=len(body))
+        for byte in body:
+            if not conn.send(bytes([byte])):
+                return False
+            time.sleep(interval)
+        return True
+
+    return handler
+
+
+def reset_before_response(conn: Conn, request: Request) -> bool:
+    conn.reset()
+    return False
+
+
+def reset_mid_response(conn: Conn, request: Request) -> bool:
+    """Headers and part of the body, a pause (so the client has read them), then a RST."""
+    conn.head(503, [("Content-Type", JSON), ("x-amzn-RequestId", "reset-mid")],
+              content_length=100)
+    conn.send(b'{"__type":"Intern')
+    time.sleep(0.05)
+    conn.reset()
+    return False
+
+
+def close_mid_response(conn: Conn, request: Request) -> bool:
+    """Headers announcing 100 bytes, 10 bytes, then an orderly close: a truncated message."""
+    conn.head(200, [("Content-Type", JSON), ("x-amzn-RequestId", "truncated")],
+              content_length=100)
+    conn.send(b'{"a":"bcd"')
+    time.sleep(0.02)
+    return False
+
+
+def answer_once_per_connection(conn: Conn, request: Request) -> bool:
+    """Keep-alive in words, but a connection's second request is met with a silent close."""
+    if conn.served >= 1:
+        return False
+    return conn.respond()
+
+
+def enormous_body(total: int, *, status: int = 200, chunked: bool = False) -> Handler:
+    """A body of ``total`` bytes (or endless with ``chunked``), streamed in 64 KiB pieces."""
+    piece = b"x" * 65536
+
+    def handler(conn: Conn, request: Request) -> bool:
+        headers = [("Content-Type", JSON), ("x-amzn-RequestId", "enormous")]
+        if chunked:
+            conn.head(status, [*headers, ("Transfer-Encoding", "chunked")])
+            frame = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+            while conn.send(frame):
+                pass
+            return False
+        conn.head(status, headers, content_length=total)
+        sent = 0
+        while sent < total:
+            if not conn.send(piece[: total - sent]):
+                return False
+            sent += len(piece)
+        return True
+
+    return handler
+
+
+def bomb(uncompressed: int, encoding: str = "gzip") -> bytes:
+    """``uncompressed`` bytes of JSON-ish whitespace, compressed (about 1000:1)."""
+    compressor = (
+        zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        if encoding == "gzip"
+        else zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS)
+    )
+    block = b" " * (1 << 20)
+    out = [compressor.compress(b"{")]
+    for _ in range(uncompressed // len(block)):
+        out.append(compressor.compress(block))
+    out.append(compressor.compress(b"}"))
+    out.append(compressor.flush())
+    return b"".join(out)
+
+
+def compressed(status: int, payload: bytes, encoding: str = "gzip") -> Handler:
+    headers = [("Content-Type", JSON), ("Content-Encoding", encoding),
+               ("x-amzn-RequestId", "compressed")]
+    return answer(status, payload, headers)
+
+
+def gzip_of(data: bytes) -> bytes:
+    return gzip.compress(data)
+
+
+def redirect(location: str, status: int = 307) -> Handler:
+    return answer(status, b"", [("Location", location), ("x-amzn-RequestId", "redirect")])
+
+
+def service_error(
+    status: int, code: str, *, retry_after_ms: int | None = None, message: str = "m"
+) -> Handler:
+    headers = [("Content-Type", JSON), ("x-amzn-ErrorType", code),
+               ("x-amzn-RequestId", f"err-{code}")]
+    if retry_after_ms is not None:
+        headers.append(("x-amz-retry-after", str(retry_after_ms)))
+    body = json.dumps({"__type": code, "message": message}).encode()
+    return answer(status, body, headers)
+
+
+class Throttler:
+    """A service that allows ``rate`` requests/s (token bucket of ``burst``) and answers the
+    rest 400 ``ThrottlingException`` (or ``TooManyRequestsException``), as Cognito does."""
+
+    def __init__(self, rate: float, burst: float, code: str = "ThrottlingException") -> None:
+        self.rate = rate
+        self.burst = burst
+        self.code = code
+        self._tokens = burst
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+        self.accepted = 0
+        self.throttled = 0
+
+    def __call__(self, conn: Conn, request: Request) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            allowed = self._tokens >= 1
+            if allowed:
+                self._tokens -= 1
+                self.accepted += 1
+            else:
+                self.throttled += 1
+        if allowed:
+            return conn.respond()
+        return service_error(400, self.code)(conn, request)
+
+
+class Recorder:
+    """A handler that remembers what reached it (a redirect target, a fake proxy)."""
+
+    def __init__(self, then: Handler = ok) -> None:
+        self.then = then
+        self.seen: list[Request] = []
+
+    def __call__(self, conn: Conn, request: Request) -> bool:
+        self.seen.append(request)
+        return self.then(conn, request)
+
+    def received(self, secret: str) -> bool:
+        return any(secret.encode() in r.raw for r in self.seen)
+
+
+# --- the client side ------------------------------------------------------------------------
+
+PROXY_VARIABLES = (
+    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+    "http_proxy", "https_proxy", "all_proxy", "no_proxy",
+)
+
+
+def clear_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The owned client honours proxy variables (``trust_env``); a developer's or CI's proxy
+    must not see (or break) tests that talk to loopback servers."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
