@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import random
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Literal, TypeVar
 
@@ -148,7 +149,10 @@ def backoff(
     base = config.throttling_backoff if kind is ErrorKind.THROTTLING else config.initial_backoff
     delay: float = rand() * min(base * 2 ** (failed_attempt - 1), config.max_backoff)
     if retry_after is not None:
-        delay = min(max(delay, retry_after), retry_after + _RETRY_AFTER_SLACK)
+        # The server's hint is clamped to [t, t + 5 s] around the computed backoff t (botocore,
+        # retries.md): it may ask for a longer wait, never a shorter one, and never hold a
+        # caller more than 5 s beyond what the policy itself would wait.
+        delay = max(delay, min(retry_after, delay + _RETRY_AFTER_SLACK))
     return delay
 
 
@@ -160,12 +164,12 @@ def retry_after_seconds(exc: BaseException) -> float | None:
     raw = response.headers.get("x-amz-retry-after")
     if raw is None:
         return None
-    try:
-        millis = int(raw.strip())
-    except ValueError:
+    raw = raw.strip()
+    # Plain ASCII digits only (int() would also take "1_000", "+5" or Arabic-Indic digits).
+    # No upper bound is needed here: backoff() clamps any hint to at most t + 5 s.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         return None
-    # A hint beyond a minute is not one we will honour on a logout path.
-    return millis / 1000 if 0 <= millis <= 60_000 else None
+    return int(raw) / 1000
 
 
 # --- quota --------------------------------------------------------------------------------------
@@ -252,13 +256,23 @@ def policy(
     def stop(rs: tenacity.RetryCallState) -> bool:
         if rs.attempt_number >= config.max_attempts:
             return True
-        if deadline is not None and anyio.current_time() + rs.upcoming_sleep >= deadline:
-            return True  # the retry could not finish inside the operation timeout
         exc = _failure(rs)
+        if deadline is not None and anyio.current_time() + rs.upcoming_sleep >= deadline:
+            # Sleeping into the operation timeout would only turn this error into a timeout;
+            # the caller learns more from the error itself, and learns it now.
+            exc.add_note(
+                f"not retried: the next backoff ({rs.upcoming_sleep:.3f} s) would outlast the "
+                f"operation timeout"
+            )
+            return True
         kind = classify(exc)
         assert kind is not None
         cost = quota.try_acquire(kind)
         if cost is None:
+            exc.add_note(
+                f"not retried: the client's retry quota is exhausted "
+                f"({quota.available} of {quota.capacity} left; successes refill it)"
+            )
             return True
         state.last_retry_cost = cost
         if on_retry is not None:
@@ -291,9 +305,40 @@ async def run(
     deadline: float | None = None,
     on_retry: Callable[[RetryDetails], None] | None = None,
 ) -> T:
-    """Run ``attempt`` until it succeeds or the policy gives up; the last error is raised."""
+    """Run ``attempt`` until it succeeds or the policy gives up; the last error is raised.
+
+    The first attempt runs before any tenacity object exists: almost every call succeeds at
+    once, and building and stepping a tenacity loop costs a measurable share of a call. From
+    the first retryable failure on, tenacity decides every retry, wait and stop.
+    Cancellation (a BaseException) always passes straight through.
+    """
+    try:
+        first: T = await attempt()
+    except Exception as exc:
+        if classify(exc) is None:
+            raise
+        failure = exc
+    else:
+        quota.release(None)
+        return first
+
     loop, state = policy(config, quota, deadline=deadline, on_retry=on_retry)
-    result: T = await loop(attempt)
+    loop.begin()
+    call = tenacity.RetryCallState(loop, fn=None, args=(), kwargs={})
+    call.set_exception((type(failure), failure, failure.__traceback__))
+    del failure
+    while True:
+        action = await loop.iter(call)
+        if not isinstance(action, tenacity.DoSleep):
+            # tenacity re-raises the final error itself; anything else is the result.
+            result: T = action
+            break
+        call.prepare_for_next_attempt()
+        await anyio.sleep(action)
+        try:
+            call.set_result(await attempt())
+        except Exception:
+            call.set_exception(sys.exc_info())  # type: ignore[arg-type]
     quota.release(state.last_retry_cost)
     return result
 
