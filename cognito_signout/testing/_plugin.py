@@ -1,7 +1,7 @@
 """pytest plugin (entry point ``cognito_signout``): fixtures for users' test suites.
 
 Loaded by every pytest run in an environment where cognito-signout is installed, so it imports
-nothing heavy up front: the fake is imported when a test asks for it.
+nothing beyond the SDK itself (no FastAPI, no emulator).
 """
 
 from __future__ import annotations
