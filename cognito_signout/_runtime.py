@@ -174,25 +174,34 @@ class _Call:
 
     async def _attempt(self) -> CallResult:
         runtime = self.runtime
-        adaptive = self.config.retry_config.mode == "adaptive"
+        limiter = runtime.rate_limiter if self.config.retry_config.mode == "adaptive" else None
         attempt_timeout = self.config.timeout_config.operation_attempt_timeout
-        with anyio.CancelScope(deadline=_deadline(attempt_timeout)) as scope:
-            if adaptive:
-                await runtime.rate_limiter.acquire()
-            async with runtime.gate:
+        # Waiting for a connection slot, then (adaptive) for a send token, is queueing, not the
+        # attempt: an attempt timeout there would retry, pay the quota and lose the queue
+        # place. Only the operation timeout bounds it. The slot comes first, so a send token
+        # is used the moment it is granted and the limiter sees true send times.
+        async with runtime.gate:
+            sent_at = await limiter.acquire() if limiter is not None else 0.0
+            with anyio.CancelScope(deadline=_deadline(attempt_timeout)) as scope:
                 exchanged = await exchange(runtime.http, self.build_request())
+        if scope.cancelled_caught:
+            raise errors.TimeoutError(
+                f"attempt timeout: attempt {self.number} took longer than {attempt_timeout} s",
+                kind="attempt",
+            )
+        try:
             result = self._classify(exchanged)
-            if adaptive:
-                runtime.rate_limiter.update(throttled=False)
-            return result
-        # Only reached when the attempt's scope cancelled the work.
-        assert scope.cancelled_caught
-        raise errors.TimeoutError(
-            f"attempt timeout: attempt {self.number} took longer than {attempt_timeout} s",
-            kind="attempt",
-        )
+        except errors.SdkError as exc:
+            if limiter is not None:
+                throttled = _retry.classify(exc) is _retry.ErrorKind.THROTTLING
+                limiter.update(throttled=throttled, sent_at=sent_at)
+            raise
+        if limiter is not None:
+            limiter.update(throttled=False, sent_at=sent_at)
+        return result
 
     def _classify(self, exchanged: Exchange) -> CallResult:
+        """A response -> the call's result, or the typed error it stands for. No I/O."""
         response, body = exchanged.response, exchanged.body
         if 200 <= response.status_code < 300:
             try:
@@ -202,13 +211,7 @@ class _Call:
                 raise
             return CallResult(response, body, _protocol.request_id(response.headers), self.number)
         kept = _protocol.scrubbed_response(response, body, self.secret)
-        error = _protocol.error_for(kept, body, token=self.secret, table=self.spec.errors)
-        if (
-            self.config.retry_config.mode == "adaptive"
-            and _retry.classify(error) is _retry.ErrorKind.THROTTLING
-        ):
-            self.runtime.rate_limiter.update(throttled=True)
-        raise error
+        raise _protocol.error_for(kept, body, token=self.secret, table=self.spec.errors)
 
     def log_retry(self, details: _retry.RetryDetails) -> None:
         if logger.isEnabledFor(logging.DEBUG):
