@@ -521,6 +521,16 @@ class Throttler:
         return service_error(400, self.code)(conn, request)
 
 
+class Switch:
+    """A handler whose behaviour a test changes mid-way: ``switch.to = loopback.ok``."""
+
+    def __init__(self, to: Handler) -> None:
+        self.to = to
+
+    def __call__(self, conn: Conn, request: Request) -> bool:
+        return self.to(conn, request)
+
+
 class Recorder:
     """A handler that remembers what reached it (a redirect target, a fake proxy)."""
 
