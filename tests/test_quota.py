@@ -154,7 +154,7 @@ def test_retry_after_clamp(computed: float, hint: float, expected: float) -> Non
 def test_retry_after_header_parsing(raw: str, seconds: float | None) -> None:
     exc = errors.ServiceError(
         code="X", message=None, status_code=503, request_id=None,
-        response=httpx.Response(503, headers={"x-amz-retry-after": raw.encode()}),
+        response=httpx.Response(503, headers=[(b"x-amz-retry-after", raw.encode())]),
     )
     assert retry_after_seconds(exc) == seconds
 
