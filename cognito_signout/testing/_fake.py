@@ -175,8 +175,8 @@ class FakeCognito(httpx.AsyncBaseTransport):
 
     @property
     def sign_outs(self) -> list[RecordedCall]:
-        """The successful GlobalSignOut calls, in order."""
-        return [c for c in self.calls if c.ok and c.operation == "GlobalSignOut"]
+        """The GlobalSignOut calls that really signed out, in order (no injected answer)."""
+        return [c for c in self.calls if c.ok and not c.injected and c.operation == "GlobalSignOut"]
 
     @property
     def max_in_flight(self) -> int:
