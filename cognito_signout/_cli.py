@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
@@ -388,6 +388,7 @@ class _Stats:
         self.duplicates = 0
         self.failed: dict[str, list[int]] = {}  # status -> line numbers
         self.exit_code = EXIT_OK
+        self.read_error: str | None = None
 
     def fail(self, line: int, status: str, code: int) -> None:
         self.finished += 1
@@ -542,6 +543,46 @@ def _read_lines(stream: IO[bytes]) -> list[tuple[bytes, bool]]:
     return out
 
 
+async def _line_batches(stream: IO[bytes]) -> AsyncIterator[list[tuple[bytes, bool]]]:
+    """Batches of lines, read on a daemon thread.
+
+    Not on an anyio worker thread: those are joined at exit, and one blocked reading a stdin
+    that never closes would keep an interrupted batch from exiting.
+    """
+    import queue
+    import threading
+
+    import anyio
+
+    batches: queue.Queue[list[tuple[bytes, bool]] | BaseException | None] = queue.Queue(8)
+
+    def reader() -> None:
+        try:
+            while batch := _read_lines(stream):
+                batches.put(batch)
+        except BaseException as exc:  # handed to the event loop, raised there
+            batches.put(exc)
+        else:
+            batches.put(None)
+
+    threading.Thread(target=reader, name="cognito-signout tokens reader", daemon=True).start()
+    while True:
+        try:
+            item = batches.get_nowait()
+        except queue.Empty:
+            await anyio.sleep(0.005)
+            continue
+        if item is None:
+            return
+        if isinstance(item, BaseException):
+            raise _ReadError(f"cannot read the tokens: {type(item).__name__}: {item}")
+        yield item
+
+
+class _ReadError(Exception):
+    """The tokens file failed mid-way (an I/O error); the batch stops with what it has."""
+
+
 def _count_lines(stream: IO[bytes]) -> int | None:
     """Lines in a regular file (for the progress bar's total), then rewind; None otherwise."""
     try:
@@ -588,7 +629,15 @@ def _run_batch(config: Config, path: str, *, concurrency: int, console: _Console
         if owned:
             stream.close()
     console.summary(stats, time.monotonic() - started, interrupted=interrupted)
-    return EXIT_INTERRUPTED if interrupted else stats.exit_code
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if stats.read_error is not None:
+        from ._token import scrub
+
+        message = f"{stats.read_error} (after line {stats.lines})"
+        print(f"cognito-signout: error: {scrub(message, None)}", file=sys.stderr)
+        return max(stats.exit_code, EXIT_USAGE)
+    return stats.exit_code
 
 
 async def _batch(
@@ -606,22 +655,29 @@ async def _batch(
     async def read() -> None:
         seen: dict[bytes, int] = {}
         async with send:
-            while batch := await anyio.to_thread.run_sync(_read_lines, stream):
-                for raw, overlong in batch:
-                    stats.lines += 1
-                    line = stats.lines
-                    text = "" if overlong else raw.decode("utf-8", "replace").strip()
-                    if not overlong and (not text or text.startswith("#")):
-                        continue
-                    token = clean_token(text) if not overlong else "\x00"  # never valid
-                    digest = hashlib.sha256(token.encode()).digest()
-                    first = seen.setdefault(digest, line)
-                    if first != line and not overlong:
-                        stats.duplicates += 1
-                        console.record({"line": line, "status": "duplicate", "duplicate_of": first})
-                        continue
-                    stats.tokens += 1
-                    await send.send((line, token))
+            try:
+                async for batch in _line_batches(stream):
+                    await accept(batch, seen)
+            except _ReadError as exc:
+                stats.read_error = str(exc)
+
+    async def accept(batch: list[tuple[bytes, bool]], seen: dict[bytes, int]) -> None:
+        for raw, overlong in batch:
+            stats.lines += 1
+            line = stats.lines
+            text = "" if overlong else raw.decode("utf-8", "replace").strip()
+            if not overlong and (not text or text.startswith("#")):
+                continue
+            # An overlong line is never a token; "\x00" fails validation with nothing sent.
+            token = "\x00" if overlong else clean_token(text)
+            # Duplicates are found by digest, so the set of seen lines holds no token.
+            first = seen.setdefault(hashlib.sha256(token.encode()).digest(), line)
+            if first != line and not overlong:
+                stats.duplicates += 1
+                console.record({"line": line, "status": "duplicate", "duplicate_of": first})
+                continue
+            stats.tokens += 1
+            await send.send((line, token))
 
     async def work(client: Client, lines: anyio.abc.ObjectReceiveStream[tuple[int, str]]) -> None:
         async with lines:
