@@ -42,6 +42,12 @@ class Client:
         return self._runtime.quota
 
     @property
+    def transport(self) -> str:
+        """What carries the requests: ``aiohttp`` (the fast path), ``httpcore`` (httpx's
+        default), ``caller`` (your ``http_client``), or ``unopened`` before the first call."""
+        return self._runtime.transport_name
+
+    @property
     def is_closed(self) -> bool:
         return self._runtime.closed
 

@@ -10,7 +10,7 @@ import configparser
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -93,6 +93,16 @@ def _max_connections(_: object, attribute: attrs.Attribute[Any], value: object) 
         raise ConstructionFailure(f"max_connections must be an int >= 1, got {value!r}")
 
 
+Transport = Literal["auto", "httpcore", "aiohttp"]
+
+
+def _transport(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value not in ("auto", "httpcore", "aiohttp"):
+        raise ConstructionFailure(
+            f"transport must be 'auto', 'httpcore' or 'aiohttp', got {value!r}"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class Config:
     """Everything a :class:`~cognito_signout.Client` needs to know. Frozen; use ``attrs.evolve``.
@@ -101,6 +111,9 @@ class Config:
     checked strictly), so ``Client()`` works with no configuration at all.
     ``max_connections`` caps the connection pool; calls beyond it queue in FIFO order (bounded
     by ``operation_timeout``) instead of failing.
+    ``transport`` picks the I/O under the client's own httpx client: ``auto`` uses aiohttp under
+    asyncio when the ``fast`` extra is installed and httpcore otherwise (always under trio);
+    ``httpcore`` or ``aiohttp`` force one. A caller's ``http_client`` is always used as given.
     """
 
     region: str | None = attrs.field(default=None, validator=_optional_str)
@@ -115,6 +128,7 @@ class Config:
     )
     app_name: str | None = attrs.field(default=None, validator=_app_name)
     max_connections: int = attrs.field(default=10, validator=_max_connections)
+    transport: Transport = attrs.field(default="auto", validator=_transport)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Config:
@@ -157,6 +171,9 @@ class Config:
                     f"AWS_MAX_ATTEMPTS / max_attempts must be a whole number, got {attempts!r}"
                 ) from None
         values["retry_config"] = retry
+        transport = env.get("COGNITO_SIGNOUT_TRANSPORT", None)
+        if transport:
+            values["transport"] = transport.strip().lower()
         values.update(overrides)
         try:
             return cls(**values)

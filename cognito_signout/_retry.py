@@ -13,7 +13,7 @@ import enum
 import random
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 import anyio
 import attrs
@@ -331,7 +331,7 @@ async def run(
         action = await loop.iter(call)
         if not isinstance(action, tenacity.DoSleep):
             # tenacity re-raises the final error itself; anything else is the result.
-            result: T = action
+            result = cast(T, action)
             break
         call.prepare_for_next_attempt()
         await anyio.sleep(action)

@@ -9,6 +9,7 @@ Operations hold the runtime, never the client, so imports only run one way.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import platform
@@ -19,12 +20,13 @@ from typing import Any, Generic, TypeVar
 import anyio
 import attrs
 import httpx
+import sniffio
 
 from . import _endpoints, _protocol, _retry, errors
 from ._config import Config
 from ._ratelimit import ClientRateLimiter
 from ._token import region_from_token
-from ._transport import Exchange, exchange, make_http_client
+from ._transport import Exchange, exchange, fast_path_installed, make_http_client
 from ._version import __version__
 
 logger = logging.getLogger("cognito_signout")
@@ -60,9 +62,9 @@ class Runtime:
     def __init__(self, config: Config, http_client: httpx.AsyncClient | None) -> None:
         self.config = config
         self.owns_http = http_client is None
-        self.http = http_client if http_client is not None else make_http_client(
-            config.max_connections
-        )
+        # An owned client is made on first use, inside the event loop: only then do we know
+        # whether the fast (aiohttp, asyncio-only) transport can serve it.
+        self._http = http_client
         self.quota = _retry.RetryQuota()
         self.rate_limiter = ClientRateLimiter()
         # FIFO gate in front of the pool: httpcore degrades badly with many waiters inside it
@@ -73,8 +75,42 @@ class Runtime:
 
     async def aclose(self) -> None:
         self.closed = True
-        if self.owns_http:
-            await self.http.aclose()
+        if self.owns_http and self._http is not None:
+            await self._http.aclose()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = make_http_client(
+                self.config.max_connections, fast=self._fast_transport()
+            )
+        return self._http
+
+    @property
+    def transport_name(self) -> str:
+        """``caller`` (a caller's http_client), ``aiohttp``, ``httpcore``, or ``unopened``."""
+        if not self.owns_http:
+            return "caller"
+        if self._http is None:
+            return "unopened"
+        return "aiohttp" if type(self._http).__module__.startswith("httpx_aiohttp") else "httpcore"
+
+    def _fast_transport(self) -> bool:
+        choice = self.config.transport
+        if choice == "httpcore":
+            return False
+        on_asyncio = sniffio.current_async_library() == "asyncio"
+        if choice == "aiohttp":
+            if not on_asyncio:
+                raise errors.ConstructionFailure(
+                    "transport='aiohttp' needs asyncio; use 'auto' or 'httpcore' under trio"
+                )
+            if not fast_path_installed():
+                raise errors.ConstructionFailure(
+                    "transport='aiohttp' needs the fast extra: pip install 'cognito-signout[fast]'"
+                )
+            return True
+        return on_asyncio and fast_path_installed()
 
     async def invoke(
         self,
@@ -92,13 +128,21 @@ class Runtime:
         headers, body = _protocol.serialize(spec.name, spec.params(operation_input))
         call = _Call(self, spec, config, url, headers, body, secret, mutators)
 
-        deadline = _deadline(config.timeout_config.operation_timeout)
+        operation_timeout = config.timeout_config.operation_timeout
+        if operation_timeout is None:
+            # No scope at all when there is no limit: a cancel scope costs a few microseconds
+            # on every call, and most callers never set this.
+            return spec.deserialize(
+                await _retry.run(call.attempt, config.retry_config, self.quota,
+                                 on_retry=call.log_retry)
+            )
+        deadline = _deadline(operation_timeout)
         with anyio.CancelScope(deadline=deadline) as scope:
             result = await _retry.run(
                 call.attempt,
                 config.retry_config,
                 self.quota,
-                deadline=None if math.isinf(deadline) else deadline,
+                deadline=deadline,
                 on_retry=call.log_retry,
             )
         if scope.cancelled_caught:
@@ -118,7 +162,7 @@ class _Call:
         runtime: Runtime,
         spec: OperationSpec[Any, Any],
         config: Config,
-        url: str,
+        url: httpx.URL,
         headers: dict[str, str],
         body: bytes,
         secret: str,
@@ -183,7 +227,9 @@ class _Call:
         async with runtime.gate:
             sent_at = await limiter.acquire() if limiter is not None else 0.0
             with anyio.CancelScope(deadline=_deadline(attempt_timeout)) as scope:
-                exchanged = await exchange(runtime.http, self.build_request())
+                exchanged = await exchange(
+                    runtime.http, self.build_request(), owned=runtime.owns_http
+                )
         if scope.cancelled_caught:
             raise errors.TimeoutError(
                 f"attempt timeout: attempt {self.number} took longer than {attempt_timeout} s",
@@ -239,16 +285,24 @@ class _Call:
             )
 
 
-def _endpoint(config: Config, secret: str) -> str:
+def _endpoint(config: Config, secret: str) -> httpx.URL:
     region = config.region
     if region is None and config.endpoint_url is None:
         region = region_from_token(secret)
-    return _endpoints.resolve_endpoint(
-        region,
-        use_fips=config.use_fips,
-        use_dualstack=config.use_dualstack,
-        endpoint_url=config.endpoint_url,
+    return _parsed(
+        _endpoints.resolve_endpoint(
+            region,
+            use_fips=config.use_fips,
+            use_dualstack=config.use_dualstack,
+            endpoint_url=config.endpoint_url,
+        )
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(url: str) -> httpx.URL:
+    # httpx.URL is immutable, so one parse serves every request to the same endpoint.
+    return httpx.URL(url)
 
 
 def _deadline(seconds: float | None) -> float:

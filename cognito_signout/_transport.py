@@ -7,9 +7,13 @@ failed connections are ``errors.DispatchFailure``.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import functools
+import importlib.util
 import zlib
 from collections.abc import Iterator
+from typing import Any
 
 import attrs
 import httpx
@@ -20,17 +24,33 @@ from . import errors
 MAX_BODY_BYTES = 1 << 20
 
 
-def make_http_client(max_connections: int) -> httpx.AsyncClient:
-    """The client a :class:`Client` owns when the caller brings none."""
-    return httpx.AsyncClient(
-        limits=httpx.Limits(
+def make_http_client(max_connections: int, *, fast: bool = False) -> httpx.AsyncClient:
+    """The client a :class:`Client` owns when the caller brings none.
+
+    ``fast`` puts httpx's interface over aiohttp (the ``fast`` extra, asyncio only): the
+    request and response objects, timeouts, proxy mounts and pool limit stay httpx's, while the
+    I/O costs about a third of httpcore's (performance.md).
+    """
+    options: dict[str, Any] = {
+        "limits": httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         ),
-        follow_redirects=False,
+        "follow_redirects": False,
         # The SDK's gate bounds the wait for a connection (by the operation timeout); httpx's
         # own pool timeout would fail a burst after 5 s instead of letting it queue.
-        timeout=httpx.Timeout(None),
-    )
+        "timeout": httpx.Timeout(None),
+    }
+    if fast:
+        from httpx_aiohttp import HttpxAiohttpClient
+
+        return HttpxAiohttpClient(**options)
+    return httpx.AsyncClient(**options)
+
+
+@functools.cache
+def fast_path_installed() -> bool:
+    """Whether the ``fast`` extra (httpx-aiohttp) is importable."""
+    return importlib.util.find_spec("httpx_aiohttp") is not None
 
 
 @attrs.frozen
@@ -41,12 +61,22 @@ class Exchange:
     body: bytes
 
 
-async def exchange(http: httpx.AsyncClient, request: httpx.Request) -> Exchange:
-    """Send ``request`` and read the whole response body, never more than MAX_BODY_BYTES."""
+async def exchange(http: httpx.AsyncClient, request: httpx.Request, *, owned: bool) -> Exchange:
+    """Send ``request`` and read the whole response body, never more than MAX_BODY_BYTES.
+
+    On a client we own, the request goes straight to the transport httpx would pick for the URL
+    (proxy mounts included): the client layer's auth, redirect, cookie and event-hook machinery
+    has nothing to do for us and costs about a tenth of a call. A caller's client is used as
+    given, through ``send``.
+    """
     with map_exceptions():
-        # Never follow a redirect: it would carry the token to another host. auth=None drops any
-        # auth a caller-supplied client carries: GlobalSignOut is unsigned.
-        response = await http.send(request, stream=True, follow_redirects=False, auth=None)
+        if owned:
+            response = await http._transport_for_url(request.url).handle_async_request(request)
+            response.request = request
+        else:
+            # Never follow a redirect: it would carry the token to another host. auth=None drops
+            # any auth a caller-supplied client carries: GlobalSignOut is unsigned.
+            response = await http.send(request, stream=True, follow_redirects=False, auth=None)
     try:
         with map_exceptions(response):
             body = await _read_capped(response)
@@ -67,7 +97,8 @@ async def _read_capped(response: httpx.Response) -> bytes:
         return body
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "", "gzip", "deflate", "x-gzip"):
-        raise _response_error(response, f"unsupported content-encoding {encoding!r}")
+        # Only a short prefix is echoed: the header is the server's to fill, with anything.
+        raise _response_error(response, f"unsupported content-encoding {encoding[:40]!r}")
     # Decompress ourselves with an output bound: a 1 KiB gzip bomb must not become gigabytes.
     decoder = (
         None
@@ -76,8 +107,10 @@ async def _read_capped(response: httpx.Response) -> bytes:
     )
     chunks: list[bytes] = []
     size = 0
+    compressed = False
     async for raw in response.aiter_raw():
         if decoder is not None:
+            compressed = compressed or bool(raw)
             try:
                 raw = decoder.decompress(raw, MAX_BODY_BYTES + 1 - size)
             except zlib.error:
@@ -88,6 +121,9 @@ async def _read_capped(response: httpx.Response) -> bytes:
         if size > MAX_BODY_BYTES:
             raise _response_error(response, f"response body is larger than {MAX_BODY_BYTES} bytes")
         chunks.append(raw)
+    if decoder is not None and compressed and not decoder.eof:
+        # A compressed stream cut short can still decode to "{}"; that confirms nothing.
+        raise _response_error(response, "compressed response body is truncated")
     return b"".join(chunks)
 
 
@@ -102,34 +138,77 @@ def _response_error(response: httpx.Response, message: str) -> errors.ResponseEr
 
 @contextlib.contextmanager
 def map_exceptions(response: httpx.Response | None = None) -> Iterator[None]:
-    """httpx exceptions -> the public hierarchy. Cancellation passes through untouched."""
+    """Lower-layer exceptions -> the public hierarchy. Cancellation passes through untouched.
+
+    ``response`` is given while its body is read: a failure then keeps its status and id.
+    """
     try:
         yield
-    except httpx.ConnectTimeout as exc:
-        raise errors.TimeoutError("connect timeout: no connection in time", kind="connect") from exc
-    except httpx.ReadTimeout as exc:
-        raise errors.TimeoutError("read timeout: the server stopped sending", kind="read") from exc
-    except httpx.WriteTimeout as exc:
-        raise errors.TimeoutError(
-            "write timeout: the server stopped reading", kind="write"
-        ) from exc
-    except httpx.PoolTimeout as exc:
-        raise errors.TimeoutError("pool timeout: no free connection", kind="pool") from exc
     except (httpx.TransportError, OSError) as exc:
+        timeout = _timeout_kind(exc)
+        if timeout is not None:
+            raise errors.TimeoutError(_TIMEOUT_TEXT[timeout], kind=timeout) from exc
         if response is not None:
             raise errors.ResponseError(
                 f"HTTP {response.status_code}: the connection failed while reading the body "
-                f"({type(exc).__name__})",
+                f"({type(_root(exc)).__name__})",
                 status_code=response.status_code,
                 request_id=response.headers.get("x-amzn-requestid"),
             ) from exc
         raise errors.DispatchFailure(
-            f"the request could not be sent: {type(exc).__name__}: {_safe(exc)}"
+            f"the request could not be sent: {type(_root(exc)).__name__}: {_safe(_root(exc))}"
         ) from exc
-    except RuntimeError as exc:
-        if "client has been closed" in str(exc):
+    except Exception as exc:
+        if type(exc).__module__.startswith("aiohttp"):
+            raise errors.DispatchFailure(
+                f"the request could not be sent: {type(exc).__name__}: {_safe(exc)}"
+            ) from exc
+        if isinstance(exc, RuntimeError) and "client has been closed" in str(exc):
             raise errors.DispatchFailure("the HTTP client is closed") from exc
         raise
+
+
+_TIMEOUT_TEXT: dict[errors.TimeoutKind, str] = {
+    "connect": "connect timeout: no connection in time",
+    "read": "read timeout: the server stopped sending",
+    "write": "write timeout: the server stopped reading",
+    "pool": "pool timeout: no free connection",
+}
+
+
+def _timeout_kind(exc: BaseException) -> errors.TimeoutKind | None:
+    """Which timeout ``exc`` stands for, judged by its root cause where httpx's is unreliable.
+
+    httpx-aiohttp maps every aiohttp connection error (a refused or reset connection too) to
+    ``httpx.ConnectTimeout``; the aiohttp exception it chains says what really happened.
+    """
+    root = _root(exc)
+    if root is not exc and type(root).__module__.startswith("aiohttp"):
+        name = type(root).__name__
+        if name == "ConnectionTimeoutError":
+            return "connect"
+        if isinstance(root, builtins.TimeoutError) or "Timeout" in name:
+            return "read"
+        return None
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connect"
+    if isinstance(exc, httpx.ReadTimeout):
+        return "read"
+    if isinstance(exc, httpx.WriteTimeout):
+        return "write"
+    if isinstance(exc, httpx.PoolTimeout):
+        return "pool"
+    if isinstance(exc, httpx.TimeoutException | builtins.TimeoutError):
+        return "read"
+    return None
+
+
+def _root(exc: BaseException) -> BaseException:
+    """The aiohttp exception behind an httpx one (httpx-aiohttp raises ``from`` it)."""
+    cause = exc.__cause__
+    if cause is not None and type(cause).__module__.startswith("aiohttp"):
+        return cause
+    return exc
 
 
 def _safe(exc: BaseException) -> str:

@@ -175,10 +175,14 @@ def test_backoff_full_jitter_bases() -> None:
 
 def test_retry_after_is_clamped_around_the_backoff() -> None:
     config = RetryConfig()
-    # computed 0.05 s, server asks for 2 s: wait at least 2 s
+    # the hint is clamped to [t, t + 5 s] around the computed backoff t
+    # computed 0.05 s, server asks for 2 s: 2 s
     assert backoff(ErrorKind.TRANSIENT, 1, config, retry_after=2.0, rand=lambda: 1.0) == 2.0
-    # computed 20 s, server asks for 1 s: wait at most 1 + 5 s
-    assert backoff(ErrorKind.THROTTLING, 9, config, retry_after=1.0, rand=lambda: 1.0) == 6.0
+    # computed 0.05 s, server asks for 60 s: at most t + 5 s
+    assert backoff(ErrorKind.TRANSIENT, 1, config, retry_after=60.0,
+                   rand=lambda: 1.0) == pytest.approx(5.05)
+    # computed 20 s, server asks for 1 s: never shorter than t
+    assert backoff(ErrorKind.THROTTLING, 9, config, retry_after=1.0, rand=lambda: 1.0) == 20.0
 
 
 def test_classification() -> None:

@@ -127,8 +127,8 @@ class GlobalSignOutFluentBuilder:
 
 
 def _no_override_of_unknown_fields(overrides: Mapping[str, Any]) -> None:
-    # The pool belongs to the client, so its size cannot change per call.
-    known = {f.name for f in attrs.fields(Config)} - {"max_connections"}
+    # The pool and its transport belong to the client, so they cannot change per call.
+    known = {f.name for f in attrs.fields(Config)} - {"max_connections", "transport"}
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise errors.ConstructionFailure(
