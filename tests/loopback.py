@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 
 import attrs
+import httpx
 import pytest
 
 HOST = "127.0.0.1"
@@ -559,3 +560,20 @@ def clear_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     must not see (or break) tests that talk to loopback servers."""
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+def pool_connections(http: httpx.AsyncClient) -> tuple[int, int]:
+    """(busy, idle) connections of ``http``'s pool, whichever transport is under it: httpcore's
+    pool, or aiohttp's connector behind the ``fast`` extra. Busy counts requests waiting inside
+    the pool too: after a cancellation both must drain."""
+    transport: object = http._transport
+    pool = getattr(transport, "_pool", None)
+    if pool is not None:
+        idle = sum(1 for c in pool.connections if c.is_idle())
+        busy = sum(1 for c in pool.connections if not (c.is_idle() or c.is_closed()))
+        return busy + len(pool._requests), idle
+    session = getattr(transport, "client", None)
+    if session is None or callable(session):
+        return 0, 0  # no aiohttp session created yet: nothing was ever connected
+    connector = session.connector
+    return len(connector._acquired), sum(len(c) for c in connector._conns.values())

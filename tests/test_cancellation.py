@@ -46,16 +46,14 @@ async def _wait(predicate: Callable[[], bool]) -> None:
 
 async def _assert_nothing_leaked(client: Client, server: loopback.LoopbackServer) -> None:
     runtime = client._runtime
-    pool = runtime.http._transport._pool  # type: ignore[attr-defined]
 
     def settled() -> bool:
-        idle = [c for c in pool.connections if c.is_idle()]
-        busy = [c for c in pool.connections if not (c.is_idle() or c.is_closed())]
-        return not busy and server.open_connections == len(idle)
+        busy, idle = loopback.pool_connections(runtime.http)
+        return busy == 0 and server.open_connections == idle
 
-    # the server must see every connection but the idle pooled ones closed
+    # no connection in use or request waiting in the pool, and the server sees every
+    # connection but the idle pooled ones closed
     await _wait(settled)
-    assert not pool._requests  # nobody waiting inside httpcore
     assert runtime.gate.value == runtime.config.max_connections  # every slot released
 
 
