@@ -366,7 +366,7 @@ def _sign_out_one(config: Config, token: str, *, json_mode: bool, quiet: bool) -
 # --- many tokens ----------------------------------------------------------------------------
 
 _MAX_LINE_BYTES = 16 * 1024
-_READ_LINES = 256  # lines per trip to the reader thread
+_QUEUED_LINES = 1024  # read ahead of the workers, at most
 _SHOW_LINES = 50  # line numbers listed per category in the human summary
 
 
@@ -527,56 +527,61 @@ class _Console:
         sys.stdout.flush()
 
 
-def _read_lines(stream: IO[bytes]) -> list[tuple[bytes, bool]]:
-    """Up to _READ_LINES lines, each with a flag set if it was longer than any token."""
-    out: list[tuple[bytes, bool]] = []
-    for _ in range(_READ_LINES):
-        line = stream.readline(_MAX_LINE_BYTES)
-        if not line:
+def _read_line(stream: IO[bytes]) -> tuple[bytes, bool] | None:
+    """The next line and whether it was longer than any token (then cut off); None at EOF."""
+    line = stream.readline(_MAX_LINE_BYTES)
+    if not line:
+        return None
+    overlong = len(line) == _MAX_LINE_BYTES and not line.endswith(b"\n")
+    while overlong:  # drop the rest of it, a bounded piece at a time
+        rest = stream.readline(_MAX_LINE_BYTES)
+        if not rest or rest.endswith(b"\n"):
             break
-        overlong = len(line) == _MAX_LINE_BYTES and not line.endswith(b"\n")
-        while overlong:  # drop the rest of it, a bounded piece at a time
-            rest = stream.readline(_MAX_LINE_BYTES)
-            if not rest or rest.endswith(b"\n"):
-                break
-        out.append((line, overlong))
-    return out
+    return line, overlong
 
 
 async def _line_batches(stream: IO[bytes]) -> AsyncIterator[list[tuple[bytes, bool]]]:
-    """Batches of lines, read on a daemon thread.
+    """The lines read so far, in batches, read on a daemon thread line by line.
 
-    Not on an anyio worker thread: those are joined at exit, and one blocked reading a stdin
-    that never closes would keep an interrupted batch from exiting.
+    Line by line so that tokens piped in slowly (``tail -f``, a script) are signed out as they
+    come. Not on an anyio worker thread: those are joined at exit, and one blocked reading a
+    stdin that never closes would keep an interrupted batch from exiting.
     """
     import queue
     import threading
 
     import anyio
 
-    batches: queue.Queue[list[tuple[bytes, bool]] | BaseException | None] = queue.Queue(8)
+    lines: queue.Queue[tuple[bytes, bool] | BaseException | None] = queue.Queue(_QUEUED_LINES)
 
     def reader() -> None:
         try:
-            while batch := _read_lines(stream):
-                batches.put(batch)
+            while (line := _read_line(stream)) is not None:
+                lines.put(line)
         except BaseException as exc:  # handed to the event loop, raised there
-            batches.put(exc)
+            lines.put(exc)
         else:
-            batches.put(None)
+            lines.put(None)
 
     threading.Thread(target=reader, name="cognito-signout tokens reader", daemon=True).start()
     while True:
+        batch: list[tuple[bytes, bool]] = []
         try:
-            item = batches.get_nowait()
+            while len(batch) < _QUEUED_LINES:
+                item = lines.get_nowait()
+                if item is None or isinstance(item, BaseException):
+                    if batch:
+                        yield batch
+                    if item is None:
+                        return
+                    raise _ReadError(f"cannot read the tokens: {type(item).__name__}: {item}")
+                batch.append(item)
         except queue.Empty:
+            pass
+        if batch:
+            yield batch
+        else:
             await anyio.sleep(0.005)
-            continue
-        if item is None:
-            return
-        if isinstance(item, BaseException):
-            raise _ReadError(f"cannot read the tokens: {type(item).__name__}: {item}")
-        yield item
 
 
 class _ReadError(Exception):
@@ -602,7 +607,12 @@ def _open_tokens(path: str) -> IO[bytes]:
     if path == "-":
         if sys.stdin is None:
             raise UsageError("--tokens-file -: there is no stdin")
-        return sys.stdin.buffer
+        try:
+            # A file object of our own on a copy of fd 0: the reader thread may still be blocked
+            # in it at exit (after Ctrl-C), and Python aborts if that happens to sys.stdin's.
+            return os.fdopen(os.dup(sys.stdin.fileno()), "rb")
+        except (AttributeError, OSError, ValueError):  # a stdin without a descriptor
+            return sys.stdin.buffer
     try:
         return open(path, "rb")  # closed by _run_batch
     except OSError as exc:
@@ -615,6 +625,8 @@ def _run_batch(config: Config, path: str, *, concurrency: int, console: _Console
     import anyio
 
     stream = _open_tokens(path)
+    # Our copy of stdin stays open: after Ctrl-C the reader thread may still be blocked in it,
+    # and closing would wait for that read. The process is about to end anyway.
     owned = path != "-"
     stats = _Stats()
     started = time.monotonic()
