@@ -25,7 +25,7 @@ import sniffio
 from . import _endpoints, _protocol, _retry, errors
 from ._config import Config
 from ._ratelimit import ClientRateLimiter
-from ._token import region_from_token
+from ._token import region_from_token, scrub_bytes
 from ._transport import Exchange, exchange, fast_path_installed, make_http_client
 from ._version import __version__
 
@@ -248,7 +248,7 @@ class _Call:
 
     def _classify(self, exchanged: Exchange) -> CallResult:
         """A response -> the call's result, or the typed error it stands for. No I/O."""
-        response, body = exchanged.response, exchanged.body
+        response, body = _tame_headers(exchanged.response, self.secret), exchanged.body
         if 200 <= response.status_code < 300:
             try:
                 _protocol.check_success(response, body)
@@ -303,6 +303,28 @@ def _endpoint(config: Config, secret: str) -> httpx.URL:
 def _parsed(url: str) -> httpx.URL:
     # httpx.URL is immutable, so one parse serves every request to the same endpoint.
     return httpx.URL(url)
+
+
+def _tame_headers(response: httpx.Response, secret: str) -> httpx.Response:
+    """``response``, or a copy whose header values are ASCII and free of the token.
+
+    Headers are the server's to fill. A value with a non-ASCII byte made the copy kept on an
+    error fail to build (UnicodeEncodeError instead of a typed error), and a token echoed in
+    ``x-amzn-errortype`` or ``x-amzn-requestid`` ended up in the error's code, request id and
+    text. Ordinary responses pass through untouched.
+    """
+    token = secret.encode("ascii", "replace")
+    raw = response.headers.raw
+    if all(value.isascii() and token not in value for _, value in raw):
+        return response
+    tamed = [
+        (name, scrub_bytes(value, secret).decode("latin-1").encode("ascii", "backslashreplace"))
+        for name, value in raw
+    ]
+    return httpx.Response(
+        response.status_code, headers=tamed, request=response.request,
+        extensions=response.extensions,
+    )
 
 
 def _deadline(seconds: float | None) -> float:
