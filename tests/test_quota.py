@@ -2,7 +2,9 @@
 
 A long outage drains it, after which errors are raised at once (one request, no retry); every
 success refills it; throttling retries cost less than others. ``x-amz-retry-after`` is
-honoured within the clamp [t, t + 5 s] around the computed backoff t.
+honoured within the clamp [t, t + 5 s] around the computed backoff t. And the test switch for
+users' suites (``set_testing`` / the ``cognito_signout_instant_retries`` fixture) makes every
+wait instant while leaving attempts and quota as they are.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import anyio
 import httpx
 import pytest
 
+import cognito_signout
 from cognito_signout import Client, Config, RetryConfig, RetryQuota, errors
 from cognito_signout._retry import ErrorKind, backoff, retry_after_seconds
 
@@ -162,3 +165,50 @@ def test_retry_after_header_parsing(raw: str, seconds: float | None) -> None:
 async def test_quota_is_the_public_type() -> None:
     async with Client(Config(region="us-east-1")) as client:
         assert isinstance(client.retry_quota, RetryQuota)
+
+
+# --- the test switch for users' own suites ----------------------------------------------------
+
+
+async def test_set_testing_makes_backoffs_instant_but_keeps_attempts_and_quota() -> None:
+    handler = loopback.sequence(OUTAGE, OUTAGE, loopback.ok)
+    with loopback.serve(handler) as server:
+        # backoffs of up to 10 s and 20 s: without the switch this call takes seconds
+        config = _config(server.url, initial_backoff=10, max_backoff=20)
+        assert not cognito_signout.is_testing()
+        cognito_signout.set_testing(True)
+        try:
+            assert cognito_signout.is_testing()
+            async with Client(config) as client:
+                with anyio.fail_after(1):
+                    out = await client.global_sign_out().access_token(TOKEN).send()
+                assert out.attempts == 3  # still retried, as often as configured
+                assert client.retry_quota.available == 500 - 14  # and still paid for
+        finally:
+            cognito_signout.set_testing(False)
+        assert not cognito_signout.is_testing()
+
+
+async def test_the_pytest_fixture_is_the_switch(cognito_signout_instant_retries: None) -> None:
+    assert cognito_signout.is_testing()
+    handler = loopback.sequence(loopback.service_error(400, "ThrottlingException"), loopback.ok)
+    with loopback.serve(handler) as server, anyio.fail_after(1):
+        # a throttling backoff of up to 30 s, and adaptive mode's limiter switched on
+        config = _config(server.url, mode="adaptive", throttling_backoff=30)
+        async with Client(config) as client:
+            for _ in range(5):
+                await client.global_sign_out().access_token(TOKEN).send()
+            assert client._runtime.rate_limiter.enabled
+
+
+async def test_without_the_switch_backoffs_are_real() -> None:
+    # The control for the two tests above: a 3 s wait asked for by the server really happens.
+    handler = loopback.sequence(
+        loopback.service_error(503, "InternalErrorException", retry_after_ms=3000), loopback.ok
+    )
+    with loopback.serve(handler) as server:
+        async with Client(_config(server.url, initial_backoff=0)) as client:
+            with anyio.move_on_after(0.3) as scope:
+                await client.global_sign_out().access_token(TOKEN).send()
+            assert scope.cancelled_caught
+            assert server.request_count == 1
