@@ -37,13 +37,18 @@ HTTP_TIMEOUT = 60.0
 @dataclass(frozen=True)
 class Settings:
     url: str
-    pool: int = 128
-    # How the SDK contenders choose their transport: Client(config, **{kw: value}).
-    # The names are a guess at a contract still being written; the harness has flags for them.
+    pool: int = 1  # connections per client; the harness sets it to the concurrency served
+    # How the SDK contenders choose their transport: Config(..., transport="httpcore"|"aiohttp")
+    # as the SDK has it now; "client" puts the keyword on Client(config, ...) instead, and
+    # "auto" takes whichever of the two accepts it. run.py has a flag for each of these.
     sdk_transport_kw: str = "transport"
-    sdk_default_value: str = "default"
-    sdk_fast_value: str = "fast"
+    sdk_transport_in: str = "auto"
+    sdk_default_value: str = "httpcore"
+    sdk_fast_value: str = "aiohttp"
     sdk_config: dict[str, Any] = field(default_factory=dict)
+    # A Config keyword that receives `pool` (e.g. "max_connections"); None keeps the SDK's own
+    # default, which is what a user gets.
+    sdk_pool_kw: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -170,8 +175,9 @@ async def aiobotocore_client(settings: Settings) -> AsyncIterator[Caller]:
         from aiobotocore.session import get_session
     except ImportError as exc:
         raise Unavailable(f"aiobotocore not importable: {exc}") from exc
-    # GlobalSignOut is unsigned in the model (authtype none): the dummy keys only stop botocore
-    # from searching for credentials. The pool is sized to the highest concurrency measured.
+    # GlobalSignOut is unsigned in the model (authtype none; checked: no Authorization header is
+    # sent): the dummy keys only stop botocore from searching for credentials. The harness sizes
+    # the pool to the client's concurrency.
     config = AioConfig(max_pool_connections=settings.pool)
     session = get_session()
     async with session.create_client(
@@ -220,25 +226,55 @@ async def capo(settings: Settings) -> AsyncIterator[Caller]:
         yield Caller(call, (NotAuthorizedException,))
 
 
+def sdk_keywords(
+    settings: Settings, which: str, client_cls: Any, config_cls: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The keywords for Client(...) and Config(...) that pick the transport ``which``
+    ("default", "fast" or "auto" for none), or Unavailable if the SDK has no such switch yet."""
+    config_kw: dict[str, Any] = dict(settings.sdk_config)
+    if settings.sdk_pool_kw:
+        config_kw[settings.sdk_pool_kw] = settings.pool
+    client_kw: dict[str, Any] = {}
+    if which == "auto":
+        return client_kw, config_kw
+    kw, where = settings.sdk_transport_kw, settings.sdk_transport_in
+    if where == "auto":
+        where = next(
+            (w for w, c in (("client", client_cls), ("config", config_cls)) if _takes(c, kw)), ""
+        )
+    elif not _takes(client_cls if where == "client" else config_cls, kw):
+        where = ""
+    if not where:
+        raise Unavailable(f"neither Client() nor Config() has a {kw!r} keyword for the transport")
+    value = settings.sdk_default_value if which == "default" else settings.sdk_fast_value
+    (client_kw if where == "client" else config_kw)[kw] = value
+    return client_kw, config_kw
+
+
+def _takes(cls: Any, kw: str) -> bool:
+    params = inspect.signature(cls).parameters
+    return kw in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+
+
 def _sdk_factory(which: str) -> Factory:
+    """Our SDK: ``sdk_default`` and ``sdk_fast`` force a transport through the keyword named in
+    the settings; ``sdk_auto`` passes none and gets what a user gets out of the box."""
+
     @asynccontextmanager
     async def sdk(settings: Settings) -> AsyncIterator[Caller]:
-        value = settings.sdk_default_value if which == "default" else settings.sdk_fast_value
         try:
             from cognito_signout import Client, Config
             from cognito_signout.errors import NotAuthorizedException
         except ImportError as exc:
             raise Unavailable(f"SDK not importable yet: {exc}") from exc
-        kw = settings.sdk_transport_kw
-        params = inspect.signature(Client).parameters
-        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-        if kw not in params and not takes_any:
-            raise Unavailable(f"Client() has no {kw!r} keyword to choose the transport")
+        client_kw, config_kw = sdk_keywords(settings, which, Client, Config)
         try:
-            config = Config(region=REGION, endpoint_url=settings.url, **settings.sdk_config)
-            client = Client(config, **{kw: value})
-        except (TypeError, ValueError) as exc:
-            raise Unavailable(f"Client(config, {kw}={value!r}) failed: {exc!r}") from exc
+            config = Config(region=REGION, endpoint_url=settings.url, **config_kw)
+            client = Client(config, **client_kw)
+        except Exception as exc:  # the SDK's own ConstructionFailure included
+            raise Unavailable(
+                f"Client(Config(**{config_kw}), **{client_kw}) failed: {exc!r}"
+            ) from exc
         async with client as opened:
             sign_out = opened.global_sign_out
 
@@ -259,6 +295,7 @@ CONTENDERS: dict[str, Factory] = {
     "capo": capo,
     "sdk_default": _sdk_factory("default"),
     "sdk_fast": _sdk_factory("fast"),
+    "sdk_auto": _sdk_factory("auto"),
 }
 
 # Contenders whose success answer carries no request id by design (not a failure of the check).

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -23,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from contenders import CONTENDERS, REGION, Settings, Unavailable
+from contenders import CONTENDERS, REGION, Settings, Unavailable, sdk_keywords
 
 Opener = Callable[[], Awaitable[Callable[[], Awaitable[None]]]]
 
@@ -72,17 +73,17 @@ def _opener(lib: str, settings: Settings) -> Opener:
             return close
 
         return open_aiobotocore
-    if lib in ("sdk_default", "sdk_fast"):
+    if lib in ("sdk_default", "sdk_fast", "sdk_auto"):
         try:
             from cognito_signout import Client, Config
         except ImportError as exc:
             raise Unavailable(f"SDK not importable yet: {exc}") from exc
-        value = settings.sdk_default_value if lib == "sdk_default" else settings.sdk_fast_value
-        kwargs = {settings.sdk_transport_kw: value}
+        which = lib.removeprefix("sdk_")
+        client_kw, config_kw = sdk_keywords(settings, which, Client, Config)
 
         async def open_sdk() -> Callable[[], Awaitable[None]]:
-            config = Config(region=REGION, endpoint_url=settings.url, **settings.sdk_config)
-            client = Client(config, **kwargs)
+            config = Config(region=REGION, endpoint_url=settings.url, **config_kw)
+            client = Client(config, **client_kw)
             await client.__aenter__()
 
             async def close() -> None:
@@ -118,10 +119,8 @@ async def probe_memory(
         async def one(i: int) -> None:
             # Every tenth call takes the error path: exceptions are where cycles and leaks hide.
             if i % 10 == 9:
-                try:
+                with contextlib.suppress(*errors):
                     await call("bad-token")
-                except errors:
-                    pass
             else:
                 await call("good-token")
 

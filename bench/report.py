@@ -65,6 +65,8 @@ def machine_info() -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "git": commit or None,
+        # Another process busy on the machine shows here; the numbers are then noisier.
+        "loadavg_start": os.getloadavg(),
         "versions": versions,
     }
 
@@ -239,16 +241,28 @@ def info_lines(results: dict[str, Any]) -> list[str]:
     r = results
     lines = []
     pairs = [
-        ("sdk_fast CPU/call vs httpx_aiohttp_raw (same transport)", "sdk_fast", "httpx_aiohttp_raw"),
-        ("sdk_fast CPU/call vs aiohttp_raw (the floor)", "sdk_fast", "aiohttp_raw"),
+        ("sdk_fast vs httpx_aiohttp_raw (same transport)", "sdk_fast", "httpx_aiohttp_raw"),
+        ("sdk_fast vs aiohttp_raw (the floor)", "sdk_fast", "aiohttp_raw"),
+        ("sdk_auto (no transport keyword) vs httpx_raw", "sdk_auto", BASE),
+        ("sdk_auto vs httpx_aiohttp_raw", "sdk_auto", "httpx_aiohttp_raw"),
+        ("sdk_auto vs aiobotocore", "sdk_auto", ABC),
     ]
     for label, a, b in pairs:
         ca, cb = cpu(r, a), cpu(r, b)
         if ca is not None and cb:
-            lines.append(f"INFO {label}: {ca / cb:.2f}x")
-    ta, tb = thr(r, "sdk_default", 128), thr(r, BASE, 128)
-    if ta is not None and tb:
-        lines.append(f"INFO sdk_default throughput@128 vs httpx_raw: {ta / tb:.2f}x")
+            lines.append(f"INFO CPU/call {label}: {ca / cb:.2f}x")
+    for name, base in (("sdk_default", BASE), ("sdk_auto", BASE), ("sdk_auto", ABC)):
+        ta, tb = thr(r, name, 128), thr(r, base, 128)
+        if ta is not None and tb:
+            lines.append(f"INFO throughput@128 {name} vs {base}: {ta / tb:.2f}x")
+    for name, paths in (r.get("sequential") or {}).items():
+        for path, res in paths.items():
+            per_call = float(res["new_connections_per_call"]["median"])
+            if per_call > 0.05:
+                lines.append(
+                    f"INFO {name} opened {per_call:.2f} new connections per sequential {path} "
+                    "call: no keep-alive on that path"
+                )
     shares = [
         (name, float(v["128"]["server_cpu_share"]["max"]))
         for name, v in (r.get("throughput") or {}).items()
@@ -284,10 +298,16 @@ def render(results: dict[str, Any]) -> str:
         "medians",
         "CPU = client process CPU per call; err = NotAuthorized path; cps = calls/s at N in flight",
     ]
+    load = meta.get("loadavg_start")
+    if load and load[0] > 0.5:
+        lines.append(
+            f"WARNING: load average {load[0]:.2f} when the run started: another process was busy, "
+            "so the figures are noisier than on an idle machine"
+        )
     header = (
-        f"{'contender':<18}{'CPU ok µs':>10}{'×httpx':>8}{'×abc':>7}{'wall ok':>9}"
+        f"{'contender':<18}{'CPU ok µs':>10}{'x httpx':>8}{'x abc':>7}{'wall ok':>9}"
         f"{'CPU err':>9}{'err/ok':>8}{'wall err':>9}{'cps@1':>8}{'cps@16':>8}{'cps@128':>9}"
-        f"{'×httpx':>8}{'×abc':>7}"
+        f"{'x httpx':>8}{'x abc':>7}"
     )
     lines += [header, "-" * len(header)]
     base_cpu, abc_cpu = cpu(r, BASE), cpu(r, ABC)

@@ -23,10 +23,11 @@ import selectors
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,11 @@ IMPORT_MODULES = (
 )
 # Third-party modules that `import cognito_signout` must not pull in (issue 5: optional parts).
 OPTIONAL_ROOTS = ("aiohttp", "httpx_aiohttp", "fastapi", "starlette", "uvicorn", "pytest", "respx")
-CREATION_LIBS = ("httpx", "sdk_default", "sdk_fast", "aiohttp", "aiobotocore")
-MEMORY_TARGETS = ("sdk_default", "sdk_fast", "httpx_raw")
+CREATION_LIBS = ("httpx", "sdk_default", "sdk_fast", "sdk_auto", "aiohttp", "aiobotocore")
+# 50,000 calls take about a minute each, so only the first available group is measured: the two
+# transports the targets name, else what a user gets with no transport keyword, else raw httpx
+# (which at least shows what the HTTP stack itself does). --memory-targets overrides this.
+MEMORY_GROUPS = (("sdk_default", "sdk_fast"), ("sdk_auto",), ("httpx_raw",))
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class Profile:
 
 
 FULL = Profile(
-    rounds=7,
+    rounds=5,
     seq_calls=1000,
     throughput_calls={1: 400, 16: 1280, 128: 2560},
     import_runs=7,
@@ -72,18 +76,18 @@ FULL = Profile(
     memory_calls=50_000,
     memory_warmup=2_000,
     batch_timeout=120.0,
-    budget=420.0,
+    budget=400.0,
 )
 QUICK = Profile(
-    rounds=3,
-    seq_calls=150,
-    throughput_calls={1: 100, 16: 320, 128: 512},
-    import_runs=3,
+    rounds=2,
+    seq_calls=100,
+    throughput_calls={1: 50, 16: 160, 128: 128},
+    import_runs=2,
     creation_count=10,
-    memory_calls=2_000,
-    memory_warmup=200,
+    memory_calls=1_000,
+    memory_warmup=100,
     batch_timeout=30.0,
-    budget=35.0,
+    budget=20.0,
 )
 
 
@@ -109,6 +113,17 @@ class Server:
         with open(f"/proc/{self.proc.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    async def connections(self) -> int:
+        """Connections the server has accepted so far, this query's own included."""
+        host, port = self.url.removeprefix("http://").split(":")
+        async with asyncio.timeout(5.0):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(b"GET /__stats HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+            raw = await reader.read()  # the server closes: bounded by the timeout
+            writer.close()
+            await writer.wait_closed()
+        return int(json.loads(raw.split(b"\r\n\r\n", 1)[1])["connections"])
 
 
 @contextmanager
@@ -139,10 +154,10 @@ def start_server(cpu: int | None, lifetime: float) -> Iterator[Server]:
 # ---------------------------------------------------------------- in-process call measurements
 
 
-async def warm_up_and_validate(name: str, caller: Caller, pool: int) -> None:
+async def validate(name: str, caller: Caller) -> None:
     """Proves the contender does what it claims before its numbers are trusted."""
     request_id = ""
-    for _ in range(100):
+    for _ in range(100):  # also the warm-up: imports, caches, the first connection
         request_id = await caller.call(GOOD)
     if not request_id and name not in NO_REQUEST_ID:
         raise Unavailable("the success path returned no request id")
@@ -152,13 +167,20 @@ async def warm_up_and_validate(name: str, caller: Caller, pool: int) -> None:
         except caller.error_types:
             continue
         raise Unavailable("the error path returned instead of raising NotAuthorized")
-    # Open the whole pool once, so the first round's throughput excludes connection set-up.
-    for _ in range(2):
-        await asyncio.gather(*(caller.call(GOOD) for _ in range(pool)))
 
 
-async def sequential(caller: Caller, calls: int, error: bool) -> tuple[float, float]:
+async def fill_pool(caller: Caller, in_flight: int) -> None:
+    """Untimed: (re)opens the connections a batch will use, since idle ones expire between
+    rounds (httpx after 5 s, aiohttp after 15 s) and reconnecting is not what is measured."""
+    await asyncio.gather(*(caller.call(GOOD) for _ in range(in_flight)))
+
+
+async def sequential(
+    caller: Caller, calls: int, error: bool, server: Server
+) -> tuple[float, float, float]:
     call, errors = caller.call, caller.error_types
+    await fill_pool(caller, 1)
+    conn0 = await server.connections()
     gc.collect()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     if error:
@@ -173,12 +195,13 @@ async def sequential(caller: Caller, calls: int, error: bool) -> tuple[float, fl
         for _ in range(calls):
             await call(GOOD)
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    return cpu / calls, wall / calls
+    opened = await server.connections() - conn0 - 1
+    return cpu / calls, wall / calls, opened / calls
 
 
 async def throughput(
     caller: Caller, in_flight: int, calls: int, server: Server
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     call = caller.call
     per_worker = max(1, calls // in_flight)
     total = per_worker * in_flight
@@ -187,6 +210,8 @@ async def throughput(
         for _ in range(per_worker):
             await call(GOOD)
 
+    await fill_pool(caller, in_flight)
+    conn0 = await server.connections()
     gc.collect()
     srv0 = server.cpu_seconds()
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -194,34 +219,57 @@ async def throughput(
         for _ in range(in_flight):
             tg.create_task(worker())
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    return total / wall, cpu / total, (server.cpu_seconds() - srv0) / wall
+    srv = server.cpu_seconds() - srv0
+    opened = await server.connections() - conn0 - 1
+    return total / wall, cpu / total, srv / wall, opened / total
+
+
+def _slot(kind: str) -> int:
+    """Which of a contender's clients a measurement uses: the sequential one (also for 1 in
+    flight) or the one kept for N in flight. Each client only ever sees its own concurrency,
+    because a pool left with 128 idle connections makes httpx's sequential calls ~50% dearer."""
+    return int(kind.removeprefix("thr_")) if kind.startswith("thr_") else 1
+
+
+async def open_contenders(
+    names: list[str], settings: Settings, profile: Profile, stack: AsyncExitStack
+) -> tuple[dict[str, dict[str, Any]], dict[tuple[str, int], Caller], dict[str, dict[str, str]]]:
+    contenders: dict[str, dict[str, Any]] = {}
+    callers: dict[tuple[str, int], Caller] = {}
+    failures: dict[str, dict[str, str]] = {}
+    slots = sorted({1, *profile.throughput_calls})
+    for name in names:
+        for slot in slots:
+            # The pool is sized to the concurrency the client serves, unless --pool says.
+            slot_settings = replace(settings, pool=settings.pool or slot)
+            try:
+                async with asyncio.timeout(profile.batch_timeout):
+                    caller = await stack.enter_async_context(CONTENDERS[name](slot_settings))
+                    if slot == 1:  # the same library and code path in every slot: once is enough
+                        await validate(name, caller)
+                    await fill_pool(caller, slot)
+            except Exception as exc:
+                reason = str(exc) if isinstance(exc, Unavailable) else f"failed: {exc!r}"
+                if slot == 1:
+                    contenders[name] = {"available": False, "reason": reason}
+                    print(f"  {name}: unavailable: {reason}", flush=True)
+                    break
+                failures.setdefault(name, {})[f"thr_{slot}"] = reason
+                continue
+            callers[name, slot] = caller
+        else:
+            contenders[name] = {"available": True, "reason": None}
+    return contenders, callers, failures
 
 
 async def measure_calls(
     names: list[str], settings: Settings, profile: Profile, server: Server
 ) -> dict[str, Any]:
-    contenders: dict[str, dict[str, Any]] = {}
-    callers: dict[str, Caller] = {}
     samples: dict[tuple[str, str], list[tuple[float, ...]]] = {}
-    failures: dict[str, dict[str, str]] = {}
     kinds = ["seq_ok", "seq_error", *(f"thr_{n}" for n in profile.throughput_calls)]
     async with AsyncExitStack() as stack:
-        for name in names:
-            try:
-                async with asyncio.timeout(profile.batch_timeout):
-                    caller = await stack.enter_async_context(CONTENDERS[name](settings))
-                    await warm_up_and_validate(name, caller, settings.pool)
-            except Unavailable as exc:
-                contenders[name] = {"available": False, "reason": str(exc)}
-                print(f"  {name}: unavailable: {exc}", flush=True)
-                continue
-            except Exception as exc:
-                contenders[name] = {"available": False, "reason": f"failed to start: {exc!r}"}
-                print(f"  {name}: failed to start: {exc!r}", flush=True)
-                continue
-            contenders[name] = {"available": True, "reason": None}
-            callers[name] = caller
-        order = list(callers)
+        contenders, callers, failures = await open_contenders(names, settings, profile, stack)
+        order = [n for n in names if contenders[n]["available"]]
         started = time.monotonic()
         rounds_done = 0
         for rnd in range(profile.rounds):
@@ -232,12 +280,13 @@ async def measure_calls(
             rotated = order[shift:] + order[:shift]  # A B C, then B C A, ...: no fixed position
             for kind in kinds:
                 for name in rotated:
-                    if kind in failures.get(name, {}):
+                    caller = callers.get((name, _slot(kind)))
+                    if caller is None or kind in failures.get(name, {}):
                         continue
                     try:
                         async with asyncio.timeout(profile.batch_timeout):
                             samples.setdefault((name, kind), []).append(
-                                await _one_batch(callers[name], kind, profile, server)
+                                await _one_batch(caller, kind, profile, server)
                             )
                     except Exception as exc:  # one broken measurement must not end the run
                         failures.setdefault(name, {})[kind] = repr(exc)
@@ -256,7 +305,7 @@ async def _one_batch(
     caller: Caller, kind: str, profile: Profile, server: Server
 ) -> tuple[float, ...]:
     if kind.startswith("seq_"):
-        return await sequential(caller, profile.seq_calls, error=kind == "seq_error")
+        return await sequential(caller, profile.seq_calls, kind == "seq_error", server)
     in_flight = int(kind.removeprefix("thr_"))
     return await throughput(caller, in_flight, profile.throughput_calls[in_flight], server)
 
@@ -270,12 +319,14 @@ def _summarize_calls(samples: dict[tuple[str, str], list[tuple[float, ...]]]) ->
             seq.setdefault(name, {})[path] = {
                 "cpu_us": stat([r[0] * 1e6 for r in rows]),
                 "wall_us": stat([r[1] * 1e6 for r in rows]),
+                "new_connections_per_call": stat([r[2] for r in rows]),
             }
         else:
             thr.setdefault(name, {})[kind.removeprefix("thr_")] = {
                 "calls_per_s": stat([r[0] for r in rows]),
                 "cpu_us": stat([r[1] * 1e6 for r in rows]),
                 "server_cpu_share": stat([r[2] for r in rows]),
+                "new_connections_per_call": stat([r[3] for r in rows]),
             }
     return {"sequential": seq, "throughput": thr}
 
@@ -299,7 +350,22 @@ print(json.dumps({{"s": _d, "optional": sorted(m for m in sys.modules if m.split
 def import_times(runs: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     times: dict[str, list[float]] = {m: [] for m in IMPORT_MODULES}
-    # One discarded run each first: it may write .pyc files.
+    # Bytecode as after a normal install, without writing into the source tree: .pyc files go to a
+    # private prefix (PYTHONDONTWRITEBYTECODE, set on some machines, would make every run compile
+    # an editable install from source), and the first, discarded run of each module fills it.
+    with tempfile.TemporaryDirectory(prefix="bench-pyc-") as prefix:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = prefix
+        _import_runs(runs, env, out, times)
+    for module, samples in times.items():
+        if module not in out and samples:
+            out[module] = {"available": True, "ms": stat(samples)}
+    return out
+
+
+def _import_runs(
+    runs: int, env: dict[str, str], out: dict[str, Any], times: dict[str, list[float]]
+) -> None:
     for run in range(runs + 1):
         for module in IMPORT_MODULES:  # interleaved, like the call measurements
             if module in out:
@@ -308,7 +374,7 @@ def import_times(runs: int) -> dict[str, Any]:
                 module=module, roots=OPTIONAL_ROOTS, top=module.split(".")[0]
             )
             proc = subprocess.run(
-                [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+                [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
             )
             if proc.returncode != 0:
                 last = (proc.stderr.strip().splitlines() or ["?"])[-1]
@@ -319,10 +385,6 @@ def import_times(runs: int) -> dict[str, Any]:
                 times[module].append(data["s"] * 1e3)
             if module == "cognito_signout":
                 out["cognito_signout_imports"] = {"optional": data["optional"], "own": data["own"]}
-    for module, samples in times.items():
-        if module not in out and samples:
-            out[module] = {"available": True, "ms": stat(samples)}
-    return out
 
 
 def _probe(args: list[str], timeout: float) -> dict[str, Any]:
@@ -341,6 +403,7 @@ def _probe(args: list[str], timeout: float) -> dict[str, Any]:
 
 def creation_times(settings: Settings, count: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    settings = replace(settings, pool=settings.pool or 1)
     for lib in CREATION_LIBS:
         n = max(3, count // 5) if lib == "aiobotocore" else count  # ~20 ms each
         res = _probe(["create", lib, "--settings", settings.to_json(), "--count", str(n)], 120)
@@ -359,7 +422,8 @@ def memory_growth(settings: Settings, profile: Profile, targets: list[str]) -> d
     out: dict[str, Any] = {}
     for name in targets:
         max_seconds = 240.0 if profile is FULL else 20.0
-        args = ["memory", name, "--settings", settings.to_json()]
+        one = replace(settings, pool=settings.pool or 1)  # sequential calls: one connection
+        args = ["memory", name, "--settings", one.to_json()]
         args += ["--calls", str(profile.memory_calls), "--warmup", str(profile.memory_warmup)]
         args += ["--max-seconds", str(max_seconds)]
         res = _probe(args, max_seconds + 60)
@@ -369,6 +433,16 @@ def memory_growth(settings: Settings, profile: Profile, targets: list[str]) -> d
             out[name] = {"available": True, **res}
         print(f"  memory {name}: {_short(out[name])}", flush=True)
     return out
+
+
+def _memory_targets(option: str | None, contenders: dict[str, Any]) -> list[str]:
+    if option:
+        return [n.strip() for n in option.split(",") if n.strip()]
+    for group in MEMORY_GROUPS:
+        ready = [n for n in group if contenders.get(n, {}).get("available")]
+        if ready:
+            return ready
+    return []
 
 
 def _short(res: dict[str, Any]) -> str:
@@ -406,17 +480,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a smoke test under a minute")
     parser.add_argument("--contenders", default=",".join(CONTENDERS), help="comma-separated")
     parser.add_argument("--rounds", type=int, help="override the profile's round count")
-    parser.add_argument("--pool", type=int, default=128, help="connection pool of raw clients")
+    parser.add_argument(
+        "--pool", type=int, default=0, help="pool size of every client (default: its concurrency)"
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin client/server CPUs")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-targets", help="comma-separated contenders for the leak check")
     parser.add_argument("--skip-imports", action="store_true")
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
+    parser.add_argument(
+        "--out", type=Path, help="default: bench/results/latest.json (quick.json with --quick)"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target check FAILs")
     sdk = parser.add_argument_group("how the SDK contenders pick a transport")
     sdk.add_argument("--sdk-transport-kw", default="transport")
-    sdk.add_argument("--sdk-default-value", default="default")
-    sdk.add_argument("--sdk-fast-value", default="fast")
+    sdk.add_argument(
+        "--sdk-transport-in",
+        choices=["auto", "client", "config"],
+        default="auto",
+        help="where the keyword goes: Client(config, kw=...) or Config(kw=...)",
+    )
+    sdk.add_argument("--sdk-default-value", default="httpcore")
+    sdk.add_argument("--sdk-fast-value", default="aiohttp")
     sdk.add_argument("--sdk-config-json", default="{}", help="extra Config(...) keywords")
+    sdk.add_argument(
+        "--sdk-pool-kw", help="Config keyword sized like the other pools (e.g. max_connections)"
+    )
     return parser.parse_args(argv)
 
 
@@ -429,11 +517,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in CONTENDERS]
     if unknown:
         raise SystemExit(f"unknown contenders: {unknown}; known: {list(CONTENDERS)}")
+    out = args.out or HERE / "results" / ("quick.json" if args.quick else "latest.json")
     _isolate_environment()
+    meta = report.machine_info()  # before pinning, which hides the other cores
     client_cpu, server_cpu = _pin(args.no_pin)
     began = time.time()
     results: dict[str, Any] = {
-        "meta": report.machine_info(),
+        "meta": meta,
         "settings": {
             "profile": "quick" if args.quick else "full",
             **profile.__dict__,
@@ -448,27 +538,45 @@ def main(argv: list[str] | None = None) -> int:
             url=server.url,
             pool=args.pool,
             sdk_transport_kw=args.sdk_transport_kw,
+            sdk_transport_in=args.sdk_transport_in,
             sdk_default_value=args.sdk_default_value,
             sdk_fast_value=args.sdk_fast_value,
             sdk_config=json.loads(args.sdk_config_json),
+            sdk_pool_kw=args.sdk_pool_kw,
         )
+        phases: dict[str, float] = {}
+
+        def phase(label: str, started: float) -> None:
+            phases[label] = round(time.monotonic() - started, 1)
+            print(f"  ({label}: {phases[label]} s)", flush=True)
+
         print(f"server {server.url}; calls, {profile.rounds} interleaved rounds", flush=True)
+        t = time.monotonic()
         results.update(asyncio.run(measure_calls(names, settings, profile, server)))
+        phase("calls", t)
         if not args.skip_imports:
             print("import times", flush=True)
+            t = time.monotonic()
             results["import"] = import_times(profile.import_runs)
+            phase("imports", t)
         print("client creation", flush=True)
+        t = time.monotonic()
         results["creation"] = creation_times(settings, profile.creation_count)
+        phase("creation", t)
         if not args.skip_memory:
             print("memory", flush=True)
-            wanted = [n for n in MEMORY_TARGETS if n in names]
+            t = time.monotonic()
+            wanted = _memory_targets(args.memory_targets, results["contenders"])
             results["memory"] = memory_growth(settings, profile, wanted)
+            phase("memory", t)
+        results["meta"]["phase_seconds"] = phases
     results["meta"]["duration_s"] = time.time() - began
+    results["meta"]["loadavg_end"] = os.getloadavg()
     results["checks"] = report.checks(results)
     print()
     print(report.render(results))
-    report.write_json(results, args.out)
-    print(f"\nwritten to {args.out}")
+    report.write_json(results, out)
+    print(f"\nwritten to {out}")
     failed = any(c["status"] == "FAIL" for c in results["checks"])
     return 1 if args.strict and failed else 0
 

@@ -6,6 +6,7 @@ Run it in its own process so that its CPU is never charged to the client being m
 
 Every ``POST /`` gets ``200 {}`` with an ``x-amzn-requestid`` header, except when the JSON body's
 ``AccessToken`` starts with ``bad``: then a ``400 NotAuthorizedException`` as Cognito sends it.
+``GET /__stats`` answers how many requests and connections it has served so far.
 
 It is built on asyncio's protocol API rather than on streams: each request is parsed straight out
 of ``data_received`` with no task wake-up per request, and all the answers to one read are written
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -27,11 +29,7 @@ import sys
 MAX_HEAD = 64 * 1024
 MAX_BODY = 1024 * 1024
 
-_OK_HEAD = (
-    b"HTTP/1.1 200 OK\r\n"
-    b"Content-Type: application/x-amz-json-1.1\r\n"
-    b"Content-Length: 2\r\n"
-)
+_OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 2\r\n"
 _ERROR_BODY = b'{"__type":"NotAuthorizedException","message":"Access Token has been revoked"}'
 _ERROR_HEAD = (
     b"HTTP/1.1 400 Bad Request\r\n"
@@ -55,6 +53,7 @@ class _Counter:
 
     def __init__(self) -> None:
         self.value = 0
+        self.connections = 0  # reported at exit: shows whether a client really keeps alive
 
     def next_id(self) -> bytes:
         self.value += 1
@@ -79,6 +78,7 @@ class CognitoProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        self._counter.connections += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
@@ -158,6 +158,12 @@ class CognitoProtocol(asyncio.Protocol):
             if expect_continue and self._transport is not None and len(buf) == head_end + 4:
                 self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             return b"", 0, False
+        if method == b"GET" and path == b"/__stats":
+            # For the harness: did a client really keep its connections alive?
+            counter = self._counter
+            body = b'{"requests":%d,"connections":%d}' % (counter.value, counter.connections)
+            head_bytes = _plain(b"200 OK", body)
+            return self._finish(head_bytes, body, keep_alive), total, not keep_alive
         if method != b"POST" or path != b"/":
             body = b"only POST / is served"
             head_bytes = _plain(b"404 Not Found", body)
@@ -193,12 +199,14 @@ async def serve(host: str, port: int, max_lifetime: float, backlog: int) -> int:
         while not stop.is_set() and loop.time() < deadline:
             if os.getppid() != parent:
                 break
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
-            except TimeoutError:
-                pass
         server.close()
-    print(f"served {counter.value} requests", file=sys.stderr, flush=True)
+    print(
+        f"served {counter.value} requests on {counter.connections} connections",
+        file=sys.stderr,
+        flush=True,
+    )
     return 0
 
 
