@@ -353,6 +353,14 @@ def test_patch_is_undone_and_leaves_explicit_http_clients_alone() -> None:
     assert [c.access_token for c in patched.calls] == ["b"]
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_patch_replaces_the_fast_aiohttp_transport_too(cognito_fake: FakeCognito) -> None:
+    """respx cannot see the aiohttp fast path; the fake replaces the SDK's HTTP client itself."""
+    async with Client(Config(region="eu-west-1", transport="aiohttp")) as client:
+        await sign_out(client, "tok")
+    assert cognito_fake.signed_out("tok")
+
+
 async def test_works_while_respx_mocks_the_network() -> None:
     """respx's default mocker patches httpcore; the fake sits above it, so both coexist."""
     fake = FakeCognito()

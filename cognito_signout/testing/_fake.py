@@ -328,11 +328,12 @@ class FakeCognito(httpx.AsyncBaseTransport):
 
     @contextlib.contextmanager
     def patch(self) -> Iterator[FakeCognito]:
-        """Route every ``Client`` created inside the block (without an ``http_client``) here.
+        """Route every ``Client`` without its own ``http_client`` here, inside the block.
 
-        This reaches code that builds its own client, such as
-        ``CognitoSignOut``'s lifespan or the CLI. Clients given an ``http_client`` are left as
-        they are.
+        This reaches code that builds its own client, such as ``CognitoSignOut``'s lifespan or
+        the CLI, whichever transport (httpcore or the aiohttp fast path) it would have picked:
+        the SDK opens its HTTP client on a client's first request, and inside the block that
+        HTTP client is the fake. Clients given an ``http_client`` are left as they are.
         """
         from .. import _runtime
 
