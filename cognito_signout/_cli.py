@@ -6,8 +6,10 @@ service knows of. Tokens are never taken from the command line, because argv is 
 every user of the machine (``ps``, ``/proc/<pid>/cmdline``), and never printed: every line
 this module writes goes through the token scrubber.
 
-Exit codes (a batch exits with the highest code of its failed tokens, so 2 or 3 mean that no
-failed token can still be a live session, while 4 to 6 mean some may be: retry those lines):
+Exit codes. A batch exits with its most serious failure, in the order 6, 5, 4, 2, 3: so 3
+means every failed token was refused (already dead), 2 that some lines are not tokens (fix
+them: a damaged line may hide a live token), and 4 to 6 that some sessions may still be live
+(retry those lines; the summary lists them).
 
 ====  ===================================================================================
 0     signed out (batch: every token)
@@ -17,12 +19,14 @@ failed token can still be a live session, while 4 to 6 mean some may be: retry t
 5     other service error: Cognito answered with another error
 6     transport failure: no usable answer (connection, timeout, unreadable response)
 130   interrupted (Ctrl-C); a batch still prints its partial summary
+141   the reader of stdout went away (``| head``): the run stops
 ====  ===================================================================================
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -41,6 +45,7 @@ EXIT_THROTTLED = 4
 EXIT_SERVICE_ERROR = 5
 EXIT_TRANSPORT = 6
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process killed by it
 
 EXIT_CODES = {
     EXIT_OK: "signed out (batch: every token)",
@@ -50,6 +55,7 @@ EXIT_CODES = {
     EXIT_SERVICE_ERROR: "other service error",
     EXIT_TRANSPORT: "transport failure: no usable answer (connection, timeout, bad response)",
     EXIT_INTERRUPTED: "interrupted",
+    EXIT_BROKEN_PIPE: "the reader of the output went away (broken pipe)",
 }
 
 TOKEN_ENV = "COGNITO_ACCESS_TOKEN"
@@ -65,7 +71,7 @@ names it. No AWS credentials are needed or read.
 exit codes:
   0 signed out          3 not authorized      5 other service error
   2 usage error         4 throttled           6 transport failure     130 interrupted
-A batch exits with the highest code among its failed tokens.
+A batch exits with its most serious failure, in the order 6, 5, 4, 2, 3.
 
 examples:
   printf '%s' "$TOKEN" | cognito-signout --region eu-west-1
@@ -177,10 +183,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cognito-signout: error: {scrub(str(exc), None)}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:
-        # The reader went away (`| head`); nothing more to say, and nowhere to say it.
+        return _output_closed()
+    except BaseExceptionGroup as group:  # from a batch's task group
+        if group.split(BrokenPipeError)[1] is None:
+            return _output_closed()
+        raise
+
+
+def _output_closed() -> int:
+    """The reader of our output went away (``| head``): stop, with no traceback."""
+    # Python flushes stdout once more at exit; point it at /dev/null so that cannot fail.
+    with contextlib.suppress(OSError, ValueError, AttributeError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
+    return EXIT_BROKEN_PIPE
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -244,8 +260,10 @@ def _config(args: argparse.Namespace, *, batch: bool) -> Config:
 
 
 def clean_token(raw: str) -> str:
-    """Surrounding whitespace and a copied ``Bearer `` prefix removed."""
+    """Without surrounding whitespace, a copied ``Bearer `` prefix, or quotes (CSV exports)."""
     token = raw.strip()
+    if len(token) >= 2 and token[0] == token[-1] and token[0] in "\"'":
+        token = token[1:-1].strip()
     if token[:7].lower() == "bearer ":
         token = token[7:].strip()
     return token
@@ -377,6 +395,12 @@ def _isatty(stream: IO[str] | None) -> bool:
         return False
 
 
+# A batch exits with its most serious failure. A refused token (3) is dead already; a damaged
+# line (2) may hide a live token and needs fixing; 4-6 may have left a session live.
+_SEVERITY = (EXIT_OK, EXIT_NOT_AUTHORIZED, EXIT_USAGE, EXIT_THROTTLED, EXIT_SERVICE_ERROR,
+             EXIT_TRANSPORT)
+
+
 class _Stats:
     """What a batch has done so far; read for the summary even after an interruption."""
 
@@ -393,7 +417,8 @@ class _Stats:
     def fail(self, line: int, status: str, code: int) -> None:
         self.finished += 1
         self.failed.setdefault(status, []).append(line)
-        self.exit_code = max(self.exit_code, code)
+        if _SEVERITY.index(code) > _SEVERITY.index(self.exit_code):
+            self.exit_code = code
 
     @property
     def failures(self) -> int:
@@ -410,7 +435,7 @@ class _Console:
         self.total: int | None = None
         self._bar_shown = False
         self._last_draw = 0.0
-        self._started = 0.0
+        self.started = 0.0  # set when the batch starts, on the event loop's clock
 
     def _write(self, stream: IO[str], text: str) -> None:
         from ._token import scrub
@@ -442,10 +467,8 @@ class _Console:
     def tick(self, stats: _Stats, now: float, *, force: bool = False) -> None:
         if not self.progress or (not force and now - self._last_draw < 0.1):
             return
-        if not self._started:
-            self._started = now
         self._last_draw = now
-        elapsed = max(now - self._started, 1e-9)
+        elapsed = max(now - self.started, 1e-9)
         rate = stats.finished / elapsed
         done = stats.finished + stats.duplicates + (stats.lines - stats.tokens - stats.duplicates)
         if self.total:
@@ -513,15 +536,16 @@ class _Console:
         lines = [text]
         if interrupted:
             lines.append(f"interrupted: {in_flight} token(s) in flight, the rest not read")
-        retry = sorted(
-            n
-            for status in ("throttled", "service_error", "transport_error")
-            for n in stats.failed.get(status, [])
-        )
-        if retry:
-            shown = ", ".join(map(str, retry[:_SHOW_LINES]))
-            more = f" and {len(retry) - _SHOW_LINES} more" if len(retry) > _SHOW_LINES else ""
-            lines.append(f"may still be live, retry lines: {shown}{more}")
+        for label, statuses in (
+            ("may still be live, retry lines", ("throttled", "service_error", "transport_error")),
+            ("not tokens, fix lines", ("invalid_token",)),
+        ):
+            numbers = sorted(n for status in statuses for n in stats.failed.get(status, []))
+            if numbers:
+                shown = ", ".join(map(str, numbers[:_SHOW_LINES]))
+                hidden = len(numbers) - _SHOW_LINES
+                more = f" and {hidden} more" if hidden > 0 else ""
+                lines.append(f"{label}: {shown}{more}")
         for line in lines:
             self._write(sys.stdout, line)
         sys.stdout.flush()
@@ -663,6 +687,7 @@ async def _batch(
     from ._client import Client
 
     send, receive = anyio.create_memory_object_stream[tuple[int, str]](concurrency * 2)
+    console.started = anyio.current_time()
 
     async def read() -> None:
         seen: dict[bytes, int] = {}

@@ -7,8 +7,8 @@ What it runs is the command you would type against real Cognito:
     cognito-signout --region eu-west-1 --tokens-file sessions.txt --concurrency 32 --json
 
 It keeps going past failed lines, reports them by line number (never the token), and exits
-with the highest exit code among them: 0 all signed out, 3 only refused tokens (already dead),
-4-6 some may still be live (retry those lines).
+with the most serious failure: 0 all signed out, 3 only refused tokens (already dead), 2 some
+lines are not tokens (fix them), 4-6 some sessions may still be live (retry those lines).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def main() -> int:
     if still_live or summary["signed_out"] != len(users):
         print(f"FAILED: sessions still live: {still_live}", file=sys.stderr)
         return 1
-    # Exit 2: the damaged line was the only failure, and it can never have been a live token.
+    # Exit 2: a damaged line was the most serious failure; every real token was signed out.
     return 0 if run.returncode == 2 else 1
 
 

@@ -219,7 +219,7 @@ def test_batch_keeps_going_and_reports_failed_lines(moto: MotoCognito, tmp_path:
     )
     run = run_cli(*on(moto), "--tokens-file", str(tokens_file), "--concurrency", "3")
 
-    assert run.returncode == 3  # the worst failure: a refused token, so nothing is left live
+    assert run.returncode == 2  # the most serious failure: a line that is not a token
     errors = sorted(run.stderr.splitlines())
     assert errors[0].startswith("line 5: not authorized: NotAuthorizedException")
     assert errors[1].startswith("line 7: invalid token: access_token has a character")
@@ -228,6 +228,7 @@ def test_batch_keeps_going_and_reports_failed_lines(moto: MotoCognito, tmp_path:
     assert run.stdout.startswith("signed out 5 of 7 tokens in ")
     assert "2 failed (invalid token 1, not authorized 1)" in run.stdout
     assert "1 duplicate line(s) skipped" in run.stdout
+    assert "not tokens, fix lines: 7" in run.stdout
     assert "may still be live" not in run.stdout
     assert "\r" not in run.stderr and "\x1b[" not in run.stderr  # no bar off a terminal
     for user in users:
@@ -446,6 +447,55 @@ def test_batch_exit_code_is_the_worst_and_live_lines_are_listed(
     assert "line 2: not authorized" in err
     assert fake.signed_out(good)
     assert not any(t in out + err for t in (good, refused, throttled, broken))
+
+
+@pytest.mark.parametrize(
+    ("lines", "code"),
+    [
+        (["good"], 0),
+        (["good", "refused"], 3),  # every failure is a dead token
+        (["refused", "not~a~token"], 2),  # a damaged line may hide a live token
+        (["not~a~token", "throttled"], 4),
+        (["throttled", "broken"], 6),
+    ],
+)
+def test_batch_exit_code_order(
+    fake: FakeCognito, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, lines: list[str],
+    code: int,
+) -> None:
+    tokens = {name: fake.issue_token() for name in ("good", "refused", "throttled", "broken")}
+    fake.revoke(tokens["refused"])
+    fake.throttle(None, token=tokens["throttled"])
+    fake.disconnect_next(None, token=tokens["broken"])
+    path = write_tokens(tmp_path / "t.txt", [tokens.get(line, line) for line in lines])
+    assert call(["--tokens-file", str(path), "-q"], "", monkeypatch) == code
+
+
+def test_quoted_and_bearer_lines_are_cleaned(
+    fake: FakeCognito, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    tokens = [fake.issue_token() for _ in range(3)]
+    lines = [f'"{tokens[0]}"', f"'Bearer {tokens[1]}'", f"  bearer {tokens[2]}  "]
+    path = write_tokens(tmp_path / "t.csv", lines)
+    assert call(["--tokens-file", str(path), "-q"], "", monkeypatch) == 0
+    assert all(fake.signed_out(t) for t in tokens)
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_a_closed_stdout_stops_without_a_traceback(
+    fake: FakeCognito, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, batch: bool
+) -> None:
+    token = fake.issue_token()
+    argv = ["--json"]
+    if batch:
+        argv += ["--tokens-file", str(write_tokens(tmp_path / "t.txt", [token]))]
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert call(argv, token, monkeypatch) == 141
 
 
 def test_batch_json_summary_counts(
