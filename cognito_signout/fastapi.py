@@ -14,20 +14,21 @@ app and closes it on shutdown, so no connection outlives the server.
 
 HTTP mapping of ``POST /sign-out`` (and of :func:`error_response` for your own endpoints):
 
-=====================================================  ======  ==============================
-outcome                                                status  notes
-=====================================================  ======  ==============================
-signed out                                             204     ``X-Cognito-Request-Id``
-no, or malformed, ``Authorization: Bearer`` header     401     ``WWW-Authenticate: Bearer``
-``NotAuthorizedException`` (revoked, expired, ...)     401     ``... error="invalid_token"``
-``ConstructionFailure``, ``InvalidParameterException``  400     nothing useful was sent
-``PasswordResetRequired``/``UserNotConfirmed``          403     the user must act first
-throttled, still after the SDK's retries               429     ``Retry-After``
-Cognito answered with another error, or an answer      502     ``Bad Gateway``
-that cannot be understood (5xx, WAF, unknown codes)
-Cognito could not be reached: connection failure,     503     ``Retry-After``
-timeout, client closed during shutdown
-=====================================================  ======  ==============================
+- 204: signed out (``X-Cognito-Request-Id`` carries Cognito's request id).
+- 401 + ``WWW-Authenticate: Bearer``: no ``Authorization: Bearer <token>`` header, or a
+  malformed one (another scheme, two headers, characters outside RFC 6750's b64token).
+- 401 + ``WWW-Authenticate: Bearer error="invalid_token"``: ``NotAuthorizedException`` (the
+  token is revoked, expired, or not from this pool).
+- 400: ``ConstructionFailure`` (a token Cognito's pattern rejects, or one that cannot be routed
+  to a region), ``InvalidParameterException``.
+- 403: ``PasswordResetRequiredException``, ``UserNotConfirmedException``: the user must act.
+- 429 + ``Retry-After``: still throttled after the SDK's retries (Cognito's hint, rounded up,
+  else ``retry_after``).
+- 502: Cognito answered, but not with a sign-out: a 5xx, WAF's ``ForbiddenException``,
+  ``ResourceNotFoundException``, an unknown error, or an answer that cannot be understood
+  (``ResponseError``).
+- 503 + ``Retry-After``: Cognito could not be reached: ``DispatchFailure`` (refused, reset, DNS,
+  TLS) or ``TimeoutError`` (including the app's own operation timeout).
 
 Error bodies are ``{"error": ..., "message": ..., "request_id": ...}`` (``request_id`` only
 when Cognito sent one). They never hold the token, nor Cognito's own message text.
