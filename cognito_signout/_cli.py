@@ -70,7 +70,8 @@ names it. No AWS credentials are needed or read.
 
 exit codes:
   0 signed out          3 not authorized      5 other service error
-  2 usage error         4 throttled           6 transport failure     130 interrupted
+  2 usage error         4 throttled           6 transport failure
+130 interrupted (a batch still prints its summary)   141 stdout closed (broken pipe)
 A batch exits with its most serious failure, in the order 6, 5, 4, 2, 3.
 
 examples:

@@ -184,6 +184,38 @@ async def test_100_simultaneous_logouts(moto: MotoCognito, moto_app: str) -> Non
     assert not any(accepted)
 
 
+@pytest.mark.anyio
+async def test_100_simultaneous_logouts_share_the_pool(
+    fake_app: tuple[str, FakeCognito],
+) -> None:
+    """Concurrent, and bounded: the app's one client queues beyond its max_connections (10)."""
+    url, fake = fake_app
+    fake.reset()
+    fake.latency = 0.05
+    tokens = [fake.issue_token() for _ in range(100)]
+    statuses: list[int] = []
+
+    async def logout(http: httpx.AsyncClient, token: str) -> None:
+        statuses.append((await http.post("/sign-out", headers=bearer(token))).status_code)
+
+    started = time.monotonic()
+    try:
+        async with (
+            httpx.AsyncClient(base_url=url, limits=httpx.Limits(max_connections=100)) as http,
+            anyio.create_task_group() as tasks,
+        ):
+            for token in tokens:
+                tasks.start_soon(logout, http, token)
+    finally:
+        fake.latency = 0.0
+    elapsed = time.monotonic() - started
+
+    assert statuses == [204] * 100
+    assert all(fake.signed_out(token) for token in tokens)
+    assert fake.max_in_flight == 10
+    assert elapsed < 100 * 0.05 / 3  # far from one at a time
+
+
 @pytest.mark.integration
 def test_no_token_in_any_log_line(
     moto: MotoCognito, moto_app: str, caplog: pytest.LogCaptureFixture
