@@ -461,6 +461,8 @@ def _isolate_environment() -> None:
     os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"):
         os.environ.pop(key, None)
+    for key in [k for k in os.environ if k.startswith("COGNITO_SIGNOUT_")]:
+        os.environ.pop(key)  # e.g. a transport forced by the environment would skew sdk_auto
     for key in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         os.environ.pop(key, None)  # loopback must never go through a proxy
 
