@@ -6,16 +6,18 @@ GlobalSignOut is authorized by the user's token, so no credentials are needed or
 
 from __future__ import annotations
 
-import configparser
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from ._retry import RetryConfig
 from .errors import ConstructionFailure
+
+if TYPE_CHECKING:
+    from configparser import ConfigParser
 
 
 def _optional_seconds(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -198,7 +200,7 @@ class _Environment:
     def __init__(self, environ: os._Environ[str] | dict[str, str]) -> None:
         self._environ = environ
         self._profile: dict[str, str] | None = None
-        self._parser: configparser.ConfigParser | None = None
+        self._parser: ConfigParser | None = None
 
     def get(self, var: str, profile_key: str | None) -> str | None:
         value = self._environ.get(var)
@@ -241,7 +243,10 @@ class _Environment:
         section = f"services {name}"
         return dict(parser[section]) if parser.has_section(section) else {}
 
-    def _read(self) -> configparser.ConfigParser:
+    def _read(self) -> ConfigParser:
+        # configparser is imported only when a profile is actually read (start-up budget).
+        import configparser
+
         if self._parser is None:
             path = Path(
                 self._environ.get("AWS_CONFIG_FILE") or Path.home() / ".aws" / "config"

@@ -10,23 +10,32 @@ from __future__ import annotations
 import functools
 import re
 
-import attrs
 import httpx
 
 from .errors import ConstructionFailure
 
 
-@attrs.frozen
 class Partition:
-    name: str
-    dns_suffix: str
-    dual_stack_dns_suffix: str
-    region_regex: re.Pattern[str]
-    regions: frozenset[str]
+    """One AWS partition's DNS suffixes and region names.
+
+    A plain class rather than attrs: eight of them are built at import, and import time is
+    budgeted (issue 5). The region pattern is compiled on first use by ``re``'s cache.
+    """
+
+    __slots__ = ("dns_suffix", "dual_stack_dns_suffix", "name", "region_regex", "regions")
+
+    def __init__(self, name: str, dns: str, dual: str, regex: str, regions: str) -> None:
+        self.name = name
+        self.dns_suffix = dns
+        self.dual_stack_dns_suffix = dual
+        self.region_regex = regex
+        self.regions = frozenset(regions.split())
+
+    def __repr__(self) -> str:
+        return f"Partition({self.name!r})"
 
 
-def _p(name: str, dns: str, dual: str, regex: str, regions: str) -> Partition:
-    return Partition(name, dns, dual, re.compile(regex), frozenset(regions.split()))
+_p = Partition
 
 
 # Every partition supports FIPS and dual-stack today, so the "partition does not support" errors
@@ -61,7 +70,7 @@ def partition_by_pattern(region: str) -> Partition | None:
         if region in partition.regions:
             return partition
     for partition in PARTITIONS:
-        if partition.region_regex.match(region):
+        if re.match(partition.region_regex, region):
             return partition
     return None
 

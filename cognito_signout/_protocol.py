@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
-import attrs
 import httpx
 
 from . import errors
@@ -56,8 +55,7 @@ def check_success(response: httpx.Response, body: bytes) -> None:
         )
 
 
-@attrs.frozen
-class ErrorFields:
+class ErrorFields(NamedTuple):
     code: str | None
     message: str | None
     reason_code: str | None

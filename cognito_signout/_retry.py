@@ -13,14 +13,16 @@ import enum
 import random
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
 import anyio
 import attrs
 import httpx
-import tenacity
 
 from . import errors
+
+if TYPE_CHECKING:
+    import tenacity
 
 T = TypeVar("T")
 
@@ -227,9 +229,11 @@ class RetryDetails:
     error: BaseException
 
 
-@attrs.define
 class _CallState:
-    last_retry_cost: int | None = None
+    __slots__ = ("last_retry_cost",)
+
+    def __init__(self) -> None:
+        self.last_retry_cost: int | None = None
 
 
 def policy(
@@ -245,6 +249,10 @@ def policy(
     (may we?). The quota is charged in ``stop``, the last word, so a retry that never happens
     costs nothing.
     """
+    # Imported here, not at the top: only a call that failed once needs tenacity, and importing
+    # it costs ~6 ms of every process's start-up (issue 5's import budget).
+    import tenacity
+
     state = _CallState()
 
     def wait(rs: tenacity.RetryCallState) -> float:
@@ -321,6 +329,8 @@ async def run(
     else:
         quota.release(None)
         return first
+
+    import tenacity
 
     loop, state = policy(config, quota, deadline=deadline, on_retry=on_retry)
     loop.begin()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import platform
+import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
@@ -331,10 +331,14 @@ def _deadline(seconds: float | None) -> float:
     return math.inf if seconds is None else anyio.current_time() + seconds
 
 
+# The AWS SDKs' os/ names; sys.platform avoids importing platform (start-up budget).
+_OS_NAMES = {"linux": "linux", "darwin": "macos", "win32": "windows", "cygwin": "windows"}
+
+
 def _user_agent(app_name: str | None) -> str:
     agent = (
         f"cognito-signout/{__version__} ua/2.1 api/cognitoidentityprovider "
-        f"os/{platform.system().lower() or 'other'} "
-        f"lang/python/{platform.python_version()} md/httpx/{httpx.__version__}"
+        f"os/{_OS_NAMES.get(sys.platform, 'other')} "
+        f"lang/python/{'.'.join(map(str, sys.version_info[:3]))} md/httpx/{httpx.__version__}"
     )
     return f"{agent} app/{app_name}" if app_name else agent
