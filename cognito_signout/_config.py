@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from ._retry import RetryConfig
+from ._retry import RetryConfig, RetryDetails
 from .errors import ConstructionFailure
 
 if TYPE_CHECKING:
@@ -105,6 +106,22 @@ def _transport(_: object, attribute: attrs.Attribute[Any], value: object) -> Non
         )
 
 
+def _as_hooks(value: object) -> tuple[Any, ...]:
+    if callable(value):
+        return (value,)
+    try:
+        return tuple(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise ConstructionFailure(
+            "on_retry must be a callable or a sequence of callables"
+        ) from None
+
+
+def _callables(_: object, attribute: attrs.Attribute[Any], value: tuple[object, ...]) -> None:
+    if not all(callable(hook) for hook in value):
+        raise ConstructionFailure(f"{attribute.name} must be a sequence of callables")
+
+
 @attrs.frozen(kw_only=True)
 class Config:
     """Everything a :class:`~cognito_signout.Client` needs to know. Frozen; use ``attrs.evolve``.
@@ -116,6 +133,8 @@ class Config:
     ``transport`` picks the I/O under the client's own httpx client: ``auto`` uses aiohttp under
     asyncio when the ``fast`` extra is installed and httpcore otherwise (always under trio);
     ``httpcore`` or ``aiohttp`` force one. A caller's ``http_client`` is always used as given.
+    ``on_retry`` hooks receive a :class:`RetryDetails` before each backoff sleep (for metrics
+    or tracing); an exception from a hook is logged and ignored.
     """
 
     region: str | None = attrs.field(default=None, validator=_optional_str)
@@ -131,6 +150,9 @@ class Config:
     app_name: str | None = attrs.field(default=None, validator=_app_name)
     max_connections: int = attrs.field(default=10, validator=_max_connections)
     transport: Transport = attrs.field(default="auto", validator=_transport)
+    on_retry: tuple[Callable[[RetryDetails], None], ...] = attrs.field(
+        default=(), converter=_as_hooks, validator=_callables
+    )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Config:

@@ -266,6 +266,12 @@ class _Call:
                 self.spec.name, details.attempt, details.max_attempts, details.kind.value,
                 details.delay,
             )
+        for hook in self.config.on_retry:
+            try:
+                hook(details)
+            except Exception:
+                # Instrumentation must never change the outcome of a sign-out.
+                logger.warning("on_retry hook %r raised; ignored", hook, exc_info=True)
 
     def _log(self, started: float, error: BaseException | None, result: Any = None) -> None:
         if not logger.isEnabledFor(logging.DEBUG):

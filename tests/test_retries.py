@@ -242,3 +242,26 @@ def test_retry_config_constructors() -> None:
             tuned.max_backoff) == (7, 0, 0.5, 3)
     with pytest.raises(AttributeError):
         tuned.max_attempts = 2  # type: ignore[misc]
+
+
+async def test_on_retry_hooks_see_each_retry(wire: respx.MockRouter, instant_retries: None) -> None:
+    wire.post(URL).mock(side_effect=[_error(503), _error(429), httpx.Response(200, json={})])
+    seen: list[tuple[int, str]] = []
+
+    def broken(details: object) -> None:
+        raise RuntimeError("a metrics backend fell over")
+
+    config = Config(region="eu-west-1",
+                    on_retry=[lambda d: seen.append((d.attempt, d.kind.value)), broken])
+    async with Client(config) as client:
+        out = await client.global_sign_out().access_token(TOKEN).send()
+    assert out.attempts == 3
+    assert seen == [(1, "transient"), (2, "throttling")]
+
+
+def test_on_retry_validation() -> None:
+    assert len(Config(on_retry=print).on_retry) == 1
+    with pytest.raises(errors.ConstructionFailure):
+        Config(on_retry=[1])
+    with pytest.raises(errors.ConstructionFailure):
+        Config(on_retry=5)
