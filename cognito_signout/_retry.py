@@ -359,7 +359,10 @@ _testing = False
 
 
 def set_testing(testing: bool) -> None:
-    """Make every backoff zero (attempts and quota unchanged), for fast test suites.
+    """Make every backoff and every adaptive-mode rate-limiter wait zero, for fast test suites.
+
+    Attempts, the quota and timeouts are unchanged: a test still sees exactly the retries (and
+    the errors) production would, only without the waiting.
 
     Use it in your own tests: ``cognito_signout.set_testing(True)``, or the
     ``cognito_signout_instant_retries`` pytest fixture.
