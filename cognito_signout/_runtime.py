@@ -93,7 +93,8 @@ class Runtime:
             return "caller"
         if self._http is None:
             return "unopened"
-        return "aiohttp" if type(self._http).__module__.startswith("httpx_aiohttp") else "httpcore"
+        fast = type(self._http).__module__ == "cognito_signout._aiohttp"
+        return "aiohttp" if fast else "httpcore"
 
     def _fast_transport(self) -> bool:
         choice = self.config.transport

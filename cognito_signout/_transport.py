@@ -41,16 +41,16 @@ def make_http_client(max_connections: int, *, fast: bool = False) -> httpx.Async
         "timeout": httpx.Timeout(None),
     }
     if fast:
-        from httpx_aiohttp import HttpxAiohttpClient
+        from ._aiohttp import AiohttpClient
 
-        return HttpxAiohttpClient(**options)
+        return AiohttpClient(**options)
     return httpx.AsyncClient(**options)
 
 
 @functools.cache
 def fast_path_installed() -> bool:
-    """Whether the ``fast`` extra (httpx-aiohttp) is importable."""
-    return importlib.util.find_spec("httpx_aiohttp") is not None
+    """Whether the ``fast`` extra (aiohttp) is importable."""
+    return importlib.util.find_spec("aiohttp") is not None
 
 
 @attrs.frozen

@@ -572,7 +572,9 @@ def pool_connections(http: httpx.AsyncClient) -> tuple[int, int]:
         idle = sum(1 for c in pool.connections if c.is_idle())
         busy = sum(1 for c in pool.connections if not (c.is_idle() or c.is_closed()))
         return busy + len(pool._requests), idle
-    session = getattr(transport, "client", None)
+    # cognito_signout._aiohttp keeps its session in ``pool``; httpx-aiohttp in ``client``
+    aiohttp_pool = getattr(transport, "pool", None)
+    session = getattr(aiohttp_pool or transport, "session" if aiohttp_pool else "client", None)
     if session is None or callable(session):
         return 0, 0  # no aiohttp session created yet: nothing was ever connected
     connector = session.connector

@@ -1,0 +1,268 @@
+"""httpx's interface over aiohttp: the fast path's transport (the ``fast`` extra, asyncio only).
+
+:class:`AiohttpClient` is an ``httpx.AsyncClient`` whose direct transport and proxy mounts are
+:class:`AiohttpTransport`; everything above the transport (requests, responses, mounts, respx's
+``using="httpx"`` mocker) stays httpx's. All transports of one client share one aiohttp session,
+so ``Limits.max_connections`` bounds the client as a whole.
+
+What carries over from httpx, and how:
+- timeouts (``request.extensions["timeout"]``): connect -> ``sock_connect``, read ->
+  ``sock_read``, pool -> ``connect`` (aiohttp's wait for a free connection *and* the connect;
+  its expiry is a ``ConnectTimeout``). aiohttp has no write timeout.
+- limits: ``max_connections`` -> the connector's ``limit``, ``keepalive_expiry`` -> its
+  ``keepalive_timeout``, ``max_keepalive_connections=0`` -> no keep-alive.
+- proxies: httpx's mounts choose (``trust_env``, ``NO_PROXY``); the mount's transport passes
+  aiohttp ``proxy=``. aiohttp's own environment look-up (a thread hop per request) is off.
+  SOCKS proxies, which aiohttp cannot speak, get httpx's own transport.
+- the body is the raw one: no ``Accept-Encoding`` is added and nothing is decompressed here.
+- errors are httpx's, raised ``from`` aiohttp's. Cancellation passes through untouched, and an
+  unfinished response closes its connection rather than returning it to the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import math
+import ssl
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import httpx
+from yarl import URL
+
+_DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+# Headers aiohttp adds on its own; an httpx transport sends what the request carries.
+_NO_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+_HTTP11 = {"http_version": b"HTTP/1.1"}
+
+
+class AiohttpClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` whose transports (direct and proxied) run on aiohttp."""
+
+    _aiohttp_pool: _Pool | None = None
+
+    def _pool(
+        self, verify: ssl.SSLContext | str | bool, cert: Any, trust_env: bool, limits: httpx.Limits
+    ) -> _Pool:
+        if self._aiohttp_pool is None:
+            context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+            self._aiohttp_pool = _Pool(context, limits)
+        return self._aiohttp_pool
+
+    def _init_transport(
+        self,
+        verify: ssl.SSLContext | str | bool = True,
+        cert: Any = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> httpx.AsyncBaseTransport:
+        if transport is not None:
+            return transport
+        return AiohttpTransport(self._pool(verify, cert, trust_env, limits))
+
+    def _init_proxy_transport(
+        self,
+        proxy: httpx.Proxy,
+        verify: ssl.SSLContext | str | bool = True,
+        cert: Any = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+    ) -> httpx.AsyncBaseTransport:
+        if proxy.url.scheme not in ("http", "https"):
+            return super()._init_proxy_transport(
+                proxy, verify, cert, trust_env, http1, http2, limits
+            )
+        return AiohttpTransport(self._pool(verify, cert, trust_env, limits), proxy=proxy)
+
+
+class _Pool:
+    """The aiohttp session of one client, opened inside the running loop on first use."""
+
+    def __init__(self, ssl_context: ssl.SSLContext, limits: httpx.Limits) -> None:
+        self.ssl_context = ssl_context
+        self.limits = limits
+        self.session: aiohttp.ClientSession | None = None
+        self.closed = False
+
+    def open(self) -> aiohttp.ClientSession:
+        if self.closed:
+            raise RuntimeError("Cannot send a request, as the client has been closed.")
+        limits = self.limits
+        no_keepalive = limits.max_keepalive_connections == 0
+        connector = aiohttp.TCPConnector(
+            limit=limits.max_connections or 0,  # 0: unlimited
+            force_close=no_keepalive,
+            keepalive_timeout=None if no_keepalive else limits.keepalive_expiry,
+            ssl=self.ssl_context,
+            timeout_ceil_threshold=math.inf,  # exact timeouts, as httpx's
+        )
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=_NO_AUTO_HEADERS,
+            auto_decompress=False,
+            trust_env=False,
+            timeout=_NO_TIMEOUT,
+        )
+        return self.session
+
+    async def aclose(self) -> None:
+        self.closed = True
+        session, self.session = self.session, None
+        if session is not None:
+            await session.close()
+
+
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    def __init__(self, pool: _Pool, *, proxy: httpx.Proxy | None = None) -> None:
+        self.pool = pool
+        self._proxy: URL | None = None
+        self._proxy_headers: list[tuple[str, str]] | None = None
+        if proxy is not None:
+            self._proxy = URL(str(proxy.url))
+            self._proxy_headers = _str_items(proxy.headers.raw)
+            if proxy.auth is not None:
+                credentials = base64.b64encode(":".join(proxy.auth).encode()).decode("ascii")
+                self._proxy_headers.append(("Proxy-Authorization", f"Basic {credentials}"))
+        # httpx.URL -> yarl.URL, by identity: a str() and a parse per request cost more than
+        # the rest of the transport. Entries keep their key alive, so an id is never reused.
+        self._urls: dict[int, tuple[httpx.URL, URL]] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        session = self.pool.session or self.pool.open()
+        headers = _str_items(request.headers.raw)
+        try:
+            data: Any = request.content or None
+        except httpx.RequestNotRead:  # a streamed body: aiohttp chunks it itself
+            data = request.stream
+            headers = [h for h in headers if h[0].lower() != "transfer-encoding"]
+        extensions = request.extensions
+        try:
+            response = await session.request(
+                request.method,
+                self._url(request.url),
+                headers=headers,
+                data=data,
+                allow_redirects=False,
+                timeout=_timeout(extensions.get("timeout")),
+                proxy=self._proxy,
+                proxy_headers=self._proxy_headers,
+                server_hostname=extensions.get("sni_hostname"),
+            )
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            raise _mapped(exc, request) from exc
+        reason = response.reason
+        return httpx.Response(
+            response.status,
+            headers=response.raw_headers,
+            stream=_Body(response, request),
+            request=request,
+            extensions=_HTTP11 if not reason else {
+                **_HTTP11, "reason_phrase": reason.encode("ascii", "replace")
+            },
+        )
+
+    def _url(self, url: httpx.URL) -> URL:
+        entry = self._urls.get(id(url))
+        if entry is not None and entry[0] is url:
+            return entry[1]
+        parsed = URL(str(url), encoded=True)
+        if len(self._urls) >= 64:
+            self._urls.clear()
+        self._urls[id(url)] = (url, parsed)
+        return parsed
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+
+
+class _Body(httpx.AsyncByteStream):
+    """The raw body, in the chunks aiohttp has buffered (usually one for a small answer)."""
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+        self._done = False
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            chunk = await self._response.content.readany()
+        except (aiohttp.ClientError, OSError) as exc:
+            self._response.close()
+            raise _mapped(exc, self._request) from exc
+        except BaseException:  # cancelled mid-body: the connection is unusable
+            self._response.close()
+            raise
+        if not chunk:
+            self._done = True
+            raise StopAsyncIteration
+        return chunk
+
+    async def aclose(self) -> None:
+        # A finished body has already returned its connection to the pool; an unfinished one
+        # must not go back, half-read, for the next request to trip over.
+        if self._done:
+            self._response.release()
+        else:
+            self._response.close()
+
+
+_NO_TIMEOUT = aiohttp.ClientTimeout(ceil_threshold=math.inf)
+_timeouts: dict[tuple[Any, ...], aiohttp.ClientTimeout] = {}
+
+
+def _timeout(spec: dict[str, float | None] | None) -> aiohttp.ClientTimeout:
+    if not spec:
+        return _NO_TIMEOUT
+    key = (spec.get("connect"), spec.get("read"), spec.get("pool"))
+    timeout = _timeouts.get(key)
+    if timeout is None:
+        if len(_timeouts) >= 256:
+            _timeouts.clear()
+        timeout = _timeouts[key] = aiohttp.ClientTimeout(
+            sock_connect=key[0], sock_read=key[1], connect=key[2], ceil_threshold=math.inf
+        )
+    return timeout
+
+
+def _str_items(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    try:
+        return [(name.decode(), value.decode()) for name, value in raw]
+    except UnicodeDecodeError:
+        raise httpx.LocalProtocolError("a header is not valid UTF-8") from None
+
+
+def _mapped(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+    """aiohttp's exception -> httpx's. Order matters: aiohttp's classes overlap."""
+    kind: type[httpx.TransportError]
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        kind = httpx.ConnectTimeout
+    elif isinstance(exc, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError):
+        kind = httpx.ProxyError
+    elif isinstance(exc, aiohttp.ClientConnectorError):  # refused, DNS, TLS
+        kind = httpx.ConnectError
+    elif isinstance(exc, asyncio.TimeoutError):  # SocketTimeoutError, ServerTimeoutError
+        kind = httpx.ReadTimeout
+    elif isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError):
+        kind = httpx.RemoteProtocolError  # closed before answering, or a malformed answer
+    elif isinstance(exc, aiohttp.ClientConnectionResetError):
+        kind = httpx.WriteError
+    elif isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ClientConnectionError | OSError):
+        kind = httpx.ReadError  # reset, or cut mid-body
+    elif isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
+        kind = httpx.UnsupportedProtocol
+    elif isinstance(exc, ValueError):  # aiohttp refusing to send it (a control char...)
+        kind = httpx.LocalProtocolError
+    else:
+        kind = httpx.TransportError
+    return kind(str(exc) or type(exc).__name__, request=request)
