@@ -143,6 +143,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         except httpx.RequestNotRead:  # a streamed body: aiohttp chunks it itself
             data = request.stream
             headers = [h for h in headers if h[0].lower() != "transfer-encoding"]
+        if self._proxy_headers and request.url.scheme == "http":
+            # Forwarded in absolute form, not tunnelled: aiohttp sends proxy_headers only on a
+            # CONNECT, so the proxy's headers (its credentials) travel with the request itself.
+            headers += self._proxy_headers
         extensions = request.extensions
         try:
             response = await session.request(
