@@ -151,12 +151,12 @@ def map_exceptions(response: httpx.Response | None = None) -> Iterator[None]:
         if response is not None:
             raise errors.ResponseError(
                 f"HTTP {response.status_code}: the connection failed while reading the body "
-                f"({type(_root(exc)).__name__})",
+                f"({type(exc).__name__})",
                 status_code=response.status_code,
                 request_id=response.headers.get("x-amzn-requestid"),
             ) from exc
         raise errors.DispatchFailure(
-            f"the request could not be sent: {type(_root(exc)).__name__}: {_safe(_root(exc))}"
+            f"the request could not be sent: {type(exc).__name__}: {_safe(exc)}"
         ) from exc
     except Exception as exc:
         if type(exc).__module__.startswith("aiohttp"):
@@ -177,19 +177,8 @@ _TIMEOUT_TEXT: dict[errors.TimeoutKind, str] = {
 
 
 def _timeout_kind(exc: BaseException) -> errors.TimeoutKind | None:
-    """Which timeout ``exc`` stands for, judged by its root cause where httpx's is unreliable.
-
-    httpx-aiohttp maps every aiohttp connection error (a refused or reset connection too) to
-    ``httpx.ConnectTimeout``; the aiohttp exception it chains says what really happened.
-    """
-    root = _root(exc)
-    if root is not exc and type(root).__module__.startswith("aiohttp"):
-        name = type(root).__name__
-        if name == "ConnectionTimeoutError":
-            return "connect"
-        if isinstance(root, builtins.TimeoutError) or "Timeout" in name:
-            return "read"
-        return None
+    """Which timeout ``exc`` stands for. Our aiohttp transport maps aiohttp's failures to the
+    right httpx exceptions (a refused connection is a ConnectError, not a ConnectTimeout)."""
     if isinstance(exc, httpx.ConnectTimeout):
         return "connect"
     if isinstance(exc, httpx.ReadTimeout):
@@ -201,14 +190,6 @@ def _timeout_kind(exc: BaseException) -> errors.TimeoutKind | None:
     if isinstance(exc, httpx.TimeoutException | builtins.TimeoutError):
         return "read"
     return None
-
-
-def _root(exc: BaseException) -> BaseException:
-    """The aiohttp exception behind an httpx one (httpx-aiohttp raises ``from`` it)."""
-    cause = exc.__cause__
-    if cause is not None and type(cause).__module__.startswith("aiohttp"):
-        return cause
-    return exc
 
 
 def _safe(exc: BaseException) -> str:
