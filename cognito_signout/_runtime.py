@@ -180,6 +180,21 @@ class _Call:
         self.invocation_id = str(uuid.uuid4())
         self.number = 0
         self.last_error: BaseException | None = None
+        # The request's headers as httpx would build them from a dict (Host first,
+        # Content-Length last), encoded once per call: only amz-sdk-request changes between
+        # attempts. Given them and a ready body stream, httpx.Request skips its own header
+        # preparation, which normalised every header twice per attempt (13 of 18 us).
+        agent = runtime.user_agent.encode("ascii")
+        self._head = [
+            *([(b"Host", url.netloc)] if url.host else []),
+            *[(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()],
+            (b"amz-sdk-invocation-id", self.invocation_id.encode("ascii")),
+        ]
+        self._tail = [
+            (b"User-Agent", agent),
+            (b"x-amz-user-agent", agent),
+            (b"Content-Length", str(len(body)).encode("ascii")),
+        ]
         timeouts = config.timeout_config
         self.timeout = httpx.Timeout(
             connect=timeouts.connect_timeout,
@@ -189,18 +204,15 @@ class _Call:
         ).as_dict()
 
     def build_request(self) -> httpx.Request:
-        retry = self.config.retry_config
-        headers = {
-            **self.headers,
-            "amz-sdk-invocation-id": self.invocation_id,
-            "amz-sdk-request": f"attempt={self.number}; max={retry.max_attempts}",
-            "User-Agent": self.runtime.user_agent,
-            "x-amz-user-agent": self.runtime.user_agent,
-        }
+        attempt = f"attempt={self.number}; max={self.config.retry_config.max_attempts}"
+        headers = httpx.Headers(
+            [*self._head, (b"amz-sdk-request", attempt.encode("ascii")), *self._tail]
+        )
         request = httpx.Request(
-            "POST", self.url, headers=headers, content=self.body,
+            "POST", self.url, headers=headers, stream=httpx.ByteStream(self.body),
             extensions={"timeout": self.timeout},
         )
+        request.read()  # .content, as with content=: respx, fakes and aiohttp read it
         for mutate in self.mutators:
             mutate(request)
         return request
