@@ -86,15 +86,19 @@ async def exchange(http: httpx.AsyncClient, request: httpx.Request, *, owned: bo
 
 
 async def _read_capped(response: httpx.Response) -> bytes:
-    try:
-        # Already read and decoded by httpx (a mock transport or a caller's event hook did it).
-        body = response.content
-    except httpx.ResponseNotRead:
-        pass
-    else:
-        if len(body) > MAX_BODY_BYTES:
-            raise _response_error(response, f"response body is larger than {MAX_BODY_BYTES} bytes")
-        return body
+    if response.is_stream_consumed:  # the common streamed case skips a ResponseNotRead
+        try:
+            # Already read and decoded by httpx (a mock transport or a caller's event hook did
+            # it).
+            body = response.content
+        except httpx.ResponseNotRead:
+            pass
+        else:
+            if len(body) > MAX_BODY_BYTES:
+                raise _response_error(
+                    response, f"response body is larger than {MAX_BODY_BYTES} bytes"
+                )
+            return body
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "", "gzip", "deflate", "x-gzip"):
         # Only a short prefix is echoed: the header is the server's to fill, with anything.
@@ -195,3 +199,4 @@ def _timeout_kind(exc: BaseException) -> errors.TimeoutKind | None:
 def _safe(exc: BaseException) -> str:
     # httpx's messages name hosts and errno texts, never request bodies; keep them short anyway.
     return str(exc)[:200]
+

@@ -112,14 +112,21 @@ async def test_only_the_requests_headers_go_out_and_the_body_stays_raw(
     recorder = loopback.Recorder(loopback.compressed(200, gzipped))
     with loopback.serve(recorder) as server:
         request = _request(server.url)
+        request.headers["User-Agent"] = "sdk/1"  # the SDK always sends one
         response, body = await _exchange(http, request)
+        bare = _request(server.url)
+        await _exchange(http, bare)
     assert body == gzipped  # not decompressed: the SDK does that with a bound
     assert response.headers["content-encoding"] == "gzip"
     sent = recorder.seen[0].headers
-    # aiohttp would add Accept, Accept-Encoding and its own User-Agent; httpx's transport
-    # sends the request's headers and nothing else
+    # aiohttp would add Accept and Accept-Encoding; httpx's transport sends the request's
+    # headers and nothing else
     assert set(sent) == {name.lower() for name in request.headers}
     assert sent["content-length"] == str(len(request.content))
+    assert sent["user-agent"] == "sdk/1"
+    # without a User-Agent aiohttp adds its own, and still no Accept-Encoding
+    assert "accept-encoding" not in recorder.seen[1].headers
+    assert "accept" not in recorder.seen[1].headers
 
 
 async def test_a_redirect_is_returned_not_followed(http: httpx.AsyncClient) -> None:
