@@ -12,8 +12,8 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import os
 import sys
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -177,7 +177,7 @@ class _Call:
         self.body = body
         self.secret = secret
         self.mutators = mutators
-        self.invocation_id = str(uuid.uuid4())
+        self.invocation_id = _invocation_id()
         self.number = 0
         self.last_error: BaseException | None = None
         # The request's headers as httpx would build them from a dict (Host first,
@@ -196,12 +196,7 @@ class _Call:
             (b"Content-Length", str(len(body)).encode("ascii")),
         ]
         timeouts = config.timeout_config
-        self.timeout = httpx.Timeout(
-            connect=timeouts.connect_timeout,
-            read=timeouts.read_timeout,
-            write=timeouts.read_timeout,
-            pool=None,
-        ).as_dict()
+        self.timeout = dict(_timeout_extension(timeouts.connect_timeout, timeouts.read_timeout))
 
     def build_request(self) -> httpx.Request:
         attempt = f"attempt={self.number}; max={self.config.retry_config.max_attempts}"
@@ -219,7 +214,8 @@ class _Call:
 
     async def attempt(self) -> CallResult:
         self.number += 1
-        started = anyio.current_time()
+        # Only the debug log reads the clock (three look-ups through anyio and sniffio).
+        started = anyio.current_time() if logger.isEnabledFor(logging.DEBUG) else None
         try:
             result = await self._attempt()
         except errors.SdkError as exc:
@@ -239,11 +235,18 @@ class _Call:
         # is used the moment it is granted and the limiter sees true send times.
         async with runtime.gate:
             sent_at = await limiter.acquire() if limiter is not None else 0.0
-            with anyio.CancelScope(deadline=_deadline(attempt_timeout)) as scope:
+            if attempt_timeout is None:  # no scope to pay for when there is no limit
                 exchanged = await exchange(
                     runtime.http, self.build_request(), owned=runtime.owns_http
                 )
-        if scope.cancelled_caught:
+                timed_out = False
+            else:
+                with anyio.CancelScope(deadline=_deadline(attempt_timeout)) as scope:
+                    exchanged = await exchange(
+                        runtime.http, self.build_request(), owned=runtime.owns_http
+                    )
+                timed_out = scope.cancelled_caught
+        if timed_out:
             raise errors.TimeoutError(
                 f"attempt timeout: attempt {self.number} took longer than {attempt_timeout} s",
                 kind="attempt",
@@ -286,8 +289,10 @@ class _Call:
                 # Instrumentation must never change the outcome of a sign-out.
                 logger.warning("on_retry hook %r raised; ignored", hook, exc_info=True)
 
-    def _log(self, started: float, error: BaseException | None, result: Any = None) -> None:
-        if not logger.isEnabledFor(logging.DEBUG):
+    def _log(
+        self, started: float | None, error: BaseException | None, result: Any = None
+    ) -> None:
+        if started is None or not logger.isEnabledFor(logging.DEBUG):
             return
         elapsed_ms = (anyio.current_time() - started) * 1000
         if error is None:
@@ -344,6 +349,22 @@ def _tame_headers(response: httpx.Response, secret: str) -> httpx.Response:
         response.status_code, headers=tamed, request=response.request,
         extensions=response.extensions,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout_extension(connect: float | None, read: float | None) -> dict[str, float | None]:
+    # httpx's "timeout" request extension; the caller copies it (a mutator may change it).
+    return httpx.Timeout(connect=connect, read=read, write=read, pool=None).as_dict()
+
+
+def _invocation_id() -> str:
+    """``str(uuid.uuid4())``, without building the UUID object: 16 random bytes with the
+    version (4) and variant (RFC 4122) bits set, as 8-4-4-4-12 hex digits."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _deadline(seconds: float | None) -> float:

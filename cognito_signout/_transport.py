@@ -69,7 +69,9 @@ async def exchange(http: httpx.AsyncClient, request: httpx.Request, *, owned: bo
     has nothing to do for us and costs about a tenth of a call. A caller's client is used as
     given, through ``send``.
     """
-    with map_exceptions():
+    # try/except with _mapped rather than ``with map_exceptions()``: two context managers per
+    # call cost more than the rest of this function.
+    try:
         if owned:
             response = await http._transport_for_url(request.url).handle_async_request(request)
             response.request = request
@@ -77,9 +79,18 @@ async def exchange(http: httpx.AsyncClient, request: httpx.Request, *, owned: bo
             # Never follow a redirect: it would carry the token to another host. auth=None drops
             # any auth a caller-supplied client carries: GlobalSignOut is unsigned.
             response = await http.send(request, stream=True, follow_redirects=False, auth=None)
+    except Exception as exc:
+        mapped = _mapped(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
     try:
-        with map_exceptions(response):
-            body = await _read_capped(response)
+        body = await _read_capped(response)
+    except Exception as exc:
+        mapped = _mapped(exc, response)
+        if mapped is None:
+            raise
+        raise mapped from exc
     finally:
         await response.aclose()
     return Exchange(response, body)
@@ -148,28 +159,36 @@ def map_exceptions(response: httpx.Response | None = None) -> Iterator[None]:
     """
     try:
         yield
-    except (httpx.TransportError, OSError) as exc:
+    except Exception as exc:
+        mapped = _mapped(exc, response)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def _mapped(exc: Exception, response: httpx.Response | None = None) -> errors.SdkError | None:
+    """The public error ``exc`` stands for, or None if it passes through as it is."""
+    if isinstance(exc, httpx.TransportError | OSError):
         timeout = _timeout_kind(exc)
         if timeout is not None:
-            raise errors.TimeoutError(_TIMEOUT_TEXT[timeout], kind=timeout) from exc
+            return errors.TimeoutError(_TIMEOUT_TEXT[timeout], kind=timeout)
         if response is not None:
-            raise errors.ResponseError(
+            return errors.ResponseError(
                 f"HTTP {response.status_code}: the connection failed while reading the body "
                 f"({type(exc).__name__})",
                 status_code=response.status_code,
                 request_id=response.headers.get("x-amzn-requestid"),
-            ) from exc
-        raise errors.DispatchFailure(
+            )
+        return errors.DispatchFailure(
             f"the request could not be sent: {type(exc).__name__}: {_safe(exc)}"
-        ) from exc
-    except Exception as exc:
-        if type(exc).__module__.startswith("aiohttp"):
-            raise errors.DispatchFailure(
-                f"the request could not be sent: {type(exc).__name__}: {_safe(exc)}"
-            ) from exc
-        if isinstance(exc, RuntimeError) and "client has been closed" in str(exc):
-            raise errors.DispatchFailure("the HTTP client is closed") from exc
-        raise
+        )
+    if type(exc).__module__.startswith("aiohttp"):
+        return errors.DispatchFailure(
+            f"the request could not be sent: {type(exc).__name__}: {_safe(exc)}"
+        )
+    if isinstance(exc, RuntimeError) and "client has been closed" in str(exc):
+        return errors.DispatchFailure("the HTTP client is closed")
+    return None
 
 
 _TIMEOUT_TEXT: dict[errors.TimeoutKind, str] = {
