@@ -116,24 +116,36 @@ def scrubbed_response(response: httpx.Response, body: bytes, token: str | None) 
     Errors keep the response for debugging; without this, ``exc.response.request.content`` and
     an emulator's echo in ``exc.response.text`` would both carry the credential.
     """
+    # Built from ready streams and header lists, the copies are what ``content=`` would make
+    # (the request keeps its headers, the response gets a Content-Length for its new body)
+    # without httpx preparing and re-normalising every header: on the error path this copy
+    # was the dearest step of a call.
     request = response.request
     redacted_request = httpx.Request(
         request.method,
         request.url,
         headers=request.headers,
-        content=scrub_bytes(request.content, token) if token else request.content,
+        stream=httpx.ByteStream(
+            scrub_bytes(request.content, token) if token else request.content
+        ),
     )
-    headers = [
-        (k, v) for k, v in response.headers.multi_items()
-        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-    ]
+    redacted_request.read()
+    content = scrub_bytes(body, token)
+    headers = []
+    for name, value in response.headers.raw:
+        key = name.lower()  # lower-case names, as multi_items() gave them
+        if key not in (b"content-encoding", b"content-length", b"transfer-encoding"):
+            headers.append((key, value))
+    if content:
+        headers.append((b"Content-Length", str(len(content)).encode("ascii")))
     copy = httpx.Response(
         response.status_code,
         headers=headers,
-        content=scrub_bytes(body, token),
+        stream=httpx.ByteStream(content),
         request=redacted_request,
         extensions={k: v for k, v in response.extensions.items() if k == "http_version"},
     )
+    copy.read()
     return copy
 
 
