@@ -78,7 +78,7 @@ class GlobalSignOutInputBuilder:
     _access_token: str | None = attrs.field(default=None, repr=_redacted, alias="access_token")
 
     def access_token(self, value: str) -> GlobalSignOutInputBuilder:
-        return attrs.evolve(self, access_token=value)
+        return GlobalSignOutInputBuilder(access_token=value)  # its only field; evolve is dearer
 
     def set_access_token(self, value: str | None) -> GlobalSignOutInputBuilder:
         return attrs.evolve(self, access_token=value)
@@ -102,7 +102,10 @@ class GlobalSignOutFluentBuilder:
 
     def access_token(self, value: str) -> GlobalSignOutFluentBuilder:
         """A valid access token that Cognito issued to the user to sign out."""
-        return attrs.evolve(self, input=self._input.access_token(value))
+        # Both fields given: the same as attrs.evolve, at a fraction of its cost per call.
+        return GlobalSignOutFluentBuilder(
+            runtime=self._runtime, input=self._input.access_token(value)
+        )
 
     def set_access_token(self, value: str | None) -> GlobalSignOutFluentBuilder:
         return attrs.evolve(self, input=self._input.set_access_token(value))
