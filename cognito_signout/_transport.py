@@ -18,7 +18,8 @@ from typing import Any
 import attrs
 import httpx
 
-from . import errors
+from . import _protocol, errors
+from ._token import scrub
 
 # GlobalSignOut's answers are a few hundred bytes; anything near this is not Cognito.
 MAX_BODY_BYTES = 1 << 20
@@ -146,9 +147,15 @@ def _response_error(response: httpx.Response, message: str) -> errors.ResponseEr
     return errors.ResponseError(
         f"HTTP {response.status_code}: {message}",
         status_code=response.status_code,
-        request_id=response.headers.get("x-amzn-requestid"),
+        request_id=_request_id(response),
         response=None,  # the body could not be read; the status and request id are kept
     )
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    # The token is not known at this layer, so anything token-shaped is scrubbed by shape.
+    found = _protocol.request_id(response.headers)
+    return scrub(found[:200], None) if found else None
 
 
 @contextlib.contextmanager
@@ -171,13 +178,20 @@ def _mapped(exc: Exception, response: httpx.Response | None = None) -> errors.Sd
     if isinstance(exc, httpx.TransportError | OSError):
         timeout = _timeout_kind(exc)
         if timeout is not None:
-            return errors.TimeoutError(_TIMEOUT_TEXT[timeout], kind=timeout)
+            if response is None:
+                return errors.TimeoutError(_TIMEOUT_TEXT[timeout], kind=timeout)
+            return errors.TimeoutError(
+                f"{_TIMEOUT_TEXT[timeout]} (HTTP {response.status_code} headers had arrived)",
+                kind=timeout,
+                status_code=response.status_code,
+                request_id=_request_id(response),
+            )
         if response is not None:
             return errors.ResponseError(
                 f"HTTP {response.status_code}: the connection failed while reading the body "
                 f"({type(exc).__name__})",
                 status_code=response.status_code,
-                request_id=response.headers.get("x-amzn-requestid"),
+                request_id=_request_id(response),
             )
         return errors.DispatchFailure(
             f"the request could not be sent: {type(exc).__name__}: {_safe(exc)}"

@@ -66,9 +66,19 @@ class TimeoutError(SdkError, builtins.TimeoutError):
     ``operation`` ends the whole call (all attempts and backoffs together).
     """
 
-    def __init__(self, message: str, *, kind: TimeoutKind) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: TimeoutKind,
+        status_code: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind: TimeoutKind = kind
+        # Set when the headers had arrived and the body stalled.
+        self.status_code = status_code
+        self.request_id = request_id
 
 
 class DispatchFailure(SdkError):

@@ -207,3 +207,25 @@ async def test_defaults() -> None:
     async with Client(Config(region="us-east-1")) as client:
         # httpx's own pool timeout is off in the owned client: the gate bounds that wait.
         assert client._runtime.http.timeout.pool is None
+
+
+@pytest.mark.parametrize(
+    ("stall", "request_id"),
+    [(loopback.stall_after_headers, "stalled-head"), (loopback.stall_mid_body, "stalled-body")],
+    ids=["after-headers", "mid-body"],
+)
+async def test_a_body_stall_keeps_status_and_request_id(
+    stall: loopback.Handler, request_id: str
+) -> None:
+    with loopback.serve(stall) as server:
+        exc, _ = await _timeout(_config(server.url, connect=1, read=0.2))
+    assert exc.kind == "read"
+    assert exc.status_code == 200
+    assert exc.request_id == request_id
+
+
+async def test_a_stall_before_any_response_has_no_status() -> None:
+    with loopback.serve(loopback.stall_before_response) as server:
+        exc, _ = await _timeout(_config(server.url, connect=1, read=0.2))
+    assert exc.status_code is None
+    assert exc.request_id is None
