@@ -140,9 +140,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             if proxy.auth is not None:
                 credentials = base64.b64encode(":".join(proxy.auth).encode()).decode("ascii")
                 self._proxy_headers.append(("Proxy-Authorization", f"Basic {credentials}"))
-        # httpx.URL -> yarl.URL, by identity: a str() and a parse per request cost more than
-        # the rest of the transport. Entries keep their key alive, so an id is never reused.
-        self._urls: dict[int, tuple[httpx.URL, URL]] = {}
+        # httpx's URL text -> yarl.URL: aiohttp would parse (and re-quote) it on every request.
+        self._urls: dict[str, URL] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self.pool.session or self.pool.open()
@@ -171,25 +170,21 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             raise _mapped(exc, request) from exc
-        reason = response.reason
         return httpx.Response(
             response.status,
             headers=response.raw_headers,
             stream=_Body(response, request),
             request=request,
-            extensions=_HTTP11 if not reason else {
-                **_HTTP11, "reason_phrase": reason.encode("ascii", "replace")
-            },
+            extensions=_extensions(response.reason),
         )
 
     def _url(self, url: httpx.URL) -> URL:
-        entry = self._urls.get(id(url))
-        if entry is not None and entry[0] is url:
-            return entry[1]
-        parsed = URL(str(url), encoded=True)
-        if len(self._urls) >= 64:
-            self._urls.clear()
-        self._urls[id(url)] = (url, parsed)
+        text = str(url)
+        parsed = self._urls.get(text)
+        if parsed is None:
+            if len(self._urls) >= 64:
+                self._urls.clear()
+            parsed = self._urls[text] = URL(text, encoded=True)  # httpx has quoted it
         return parsed
 
     async def aclose(self) -> None:
@@ -208,26 +203,50 @@ class _Body(httpx.AsyncByteStream):
         return self
 
     async def __anext__(self) -> bytes:
+        if self._done:
+            raise StopAsyncIteration
+        content = self._response.content
         try:
-            chunk = await self._response.content.readany()
+            chunk = await content.readany()
         except (aiohttp.ClientError, OSError) as exc:
             self._response.close()
             raise _mapped(exc, self._request) from exc
         except BaseException:  # cancelled mid-body: the connection is unusable
             self._response.close()
             raise
+        if content.at_eof():  # the whole body is in: no second read just to learn that
+            self._done = True
         if not chunk:
             self._done = True
             raise StopAsyncIteration
         return chunk
 
     async def aclose(self) -> None:
-        # A finished body has already returned its connection to the pool; an unfinished one
-        # must not go back, half-read, for the next request to trip over.
-        if self._done:
-            self._response.release()
-        else:
-            self._response.close()
+        # A finished body has already returned its connection to the pool (aiohttp does that
+        # at the end of the payload); an unfinished one must not go back, half-read, for the
+        # next request to trip over.
+        response = self._response
+        if not self._done:
+            response.close()
+        elif not response.closed:
+            response.release()
+
+
+_reasons: dict[str, dict[str, bytes]] = {}
+
+
+def _extensions(reason: str | None) -> dict[str, bytes]:
+    # httpx.Response copies the dict it is given, so one per reason phrase serves every call.
+    if not reason:
+        return _HTTP11
+    extensions = _reasons.get(reason)
+    if extensions is None:
+        if len(_reasons) >= 64:
+            _reasons.clear()
+        extensions = _reasons[reason] = {
+            **_HTTP11, "reason_phrase": reason.encode("ascii", "replace")
+        }
+    return extensions
 
 
 _NO_TIMEOUT = aiohttp.ClientTimeout(ceil_threshold=math.inf)
