@@ -22,6 +22,8 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9\-_=.]+")
 # Anything shaped like a JWT, so a token is scrubbed even when a proxy or emulator echoes back a
 # different (e.g. re-encoded) token than the one we sent.
 _JWT_LIKE_RE = re.compile(r"[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-=]{8,}")
+_JWT_LIKE_BYTES_RE = re.compile(_JWT_LIKE_RE.pattern.encode())
+_REDACTED_BYTES = REDACTED.encode()
 
 # The issuer of a Cognito user pool token: https://cognito-idp.<region>.<dns suffix>/<region>_<id>
 _ISSUER_RE = re.compile(
@@ -74,7 +76,7 @@ def scrub_bytes(data: bytes, token: str | None) -> bytes:
         raw = token.encode("ascii", "replace")
         if raw in data:
             data = data.replace(raw, REDACTED.encode())
-    return re.sub(_JWT_LIKE_RE.pattern.encode(), REDACTED.encode(), data)
+    return _JWT_LIKE_BYTES_RE.sub(_REDACTED_BYTES, data)
 
 
 def region_from_token(token: str) -> str:
