@@ -339,7 +339,10 @@ def _tame_headers(response: httpx.Response, secret: str) -> httpx.Response:
     """
     token = secret.encode("ascii", "replace")
     raw = response.headers.raw
-    if all(value.isascii() and token not in value for _, value in raw):
+    for _, value in raw:  # a loop, not all(<generator>): this runs on every call
+        if not value.isascii() or token in value:
+            break
+    else:
         return response
     tamed = [
         (name, scrub_bytes(value, secret).decode("latin-1").encode("ascii", "backslashreplace"))

@@ -12,7 +12,7 @@ import contextlib
 import functools
 import importlib.util
 import zlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import attrs
@@ -88,6 +88,8 @@ async def exchange(http: httpx.AsyncClient, request: httpx.Request, *, owned: bo
     try:
         body = await _read_capped(response)
     except Exception as exc:
+        if isinstance(exc, httpx.RequestError):
+            exc.request = request  # as aiter_raw() would have (see _raw_chunks)
         mapped = _mapped(exc, response)
         if mapped is None:
             raise
@@ -124,7 +126,7 @@ async def _read_capped(response: httpx.Response) -> bytes:
     chunks: list[bytes] = []
     size = 0
     compressed = False
-    async for raw in response.aiter_raw():
+    async for raw in _raw_chunks(response):
         if decoder is not None:
             compressed = compressed or bool(raw)
             try:
@@ -141,6 +143,20 @@ async def _read_capped(response: httpx.Response) -> bytes:
         # A compressed stream cut short can still decode to "{}"; that confirms nothing.
         raise _response_error(response, "compressed response body is truncated")
     return b"".join(chunks)
+
+
+def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """``response.aiter_raw()`` for the usual unread stream, without the per-call async
+    generator, chunker and context manager it wraps around the transport's stream (a tenth of
+    the SDK's own time per call). exchange() closes the response; the transports we use raise
+    httpx's exceptions with the request attached."""
+    stream = response.stream
+    if response.is_stream_consumed or response.is_closed or not isinstance(
+        stream, httpx.AsyncByteStream
+    ):
+        return response.aiter_raw()  # raises what httpx raises for these
+    response.is_stream_consumed = True
+    return stream.__aiter__()
 
 
 def _response_error(response: httpx.Response, message: str) -> errors.ResponseError:
