@@ -95,9 +95,17 @@ def error_for(
     *,
     token: str | None,
     table: Mapping[str, type[errors.ServiceError]],
+    headers: httpx.Headers | None = None,
 ) -> errors.ServiceError:
-    """The typed error for a non-2xx response: the modeled class for its code, else ServiceError."""
-    parsed = parse_error(response.headers, body, token=token)
+    """The typed error for a non-2xx response: the modeled class for its code, else ServiceError.
+
+    ``headers`` are read instead of ``response.headers`` when given: the runtime passes the
+    received (tamed) headers, already looked up once, and keeps the fresh scrubbed copy in the
+    error; the names read here are the same in both.
+    """
+    if headers is None:
+        headers = response.headers
+    parsed = parse_error(headers, body, token=token)
     cls = table.get(parsed.code, errors.ServiceError) if parsed.code else errors.ServiceError
     message = parsed.message
     if message is None and 300 <= response.status_code < 400:
@@ -106,7 +114,7 @@ def error_for(
         "code": parsed.code,
         "message": message,
         "status_code": response.status_code,
-        "request_id": request_id(response.headers),
+        "request_id": request_id(headers),
         "response": response,
     }
     if issubclass(cls, errors.InvalidParameterException):

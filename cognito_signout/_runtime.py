@@ -273,7 +273,9 @@ class _Call:
                 raise
             return CallResult(response, body, _protocol.request_id(response.headers), self.number)
         kept = _protocol.scrubbed_response(response, body, self.secret)
-        raise _protocol.error_for(kept, body, token=self.secret, table=self.spec.errors)
+        raise _protocol.error_for(
+            kept, body, token=self.secret, table=self.spec.errors, headers=response.headers
+        )
 
     def log_retry(self, details: _retry.RetryDetails) -> None:
         if logger.isEnabledFor(logging.DEBUG):
