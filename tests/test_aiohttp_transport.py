@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import time
 from collections.abc import AsyncIterator
 
@@ -23,6 +24,7 @@ from cognito_signout._aiohttp import AiohttpClient, AiohttpTransport
 from cognito_signout._transport import make_http_client
 
 from . import loopback
+from .tokens import TOKEN
 
 pytestmark = pytest.mark.anyio
 
@@ -421,3 +423,28 @@ async def test_the_sdk_maps_the_transports_failures() -> None:
             with pytest.raises(errors.TimeoutError) as slow:
                 await client.global_sign_out().access_token("t").send()
     assert slow.value.kind == "read"
+
+
+@pytest.mark.parametrize("transport", ["aiohttp", "httpcore"])
+async def test_calls_leave_no_reference_cycles(transport: str) -> None:
+    """A failed call once left its error, traceback and call state in a cycle: garbage for the
+    collector on every NotAuthorized, which made the error path measurably dearer."""
+    handler = loopback.sequence(loopback.ok, loopback.service_error(400, "NotAuthorizedException"))
+    with loopback.serve(handler) as server:
+        config = Config(
+            region="us-east-1", endpoint_url=server.url, transport=transport,  # type: ignore[arg-type]
+            retry_config=RetryConfig.disabled(),
+        )
+        async with Client(config) as client:
+            await client.global_sign_out().access_token(TOKEN).send()  # warm: the pool, caches
+            with pytest.raises(errors.NotAuthorizedException):
+                await client.global_sign_out().access_token(TOKEN).send()
+            gc.collect()
+            gc.disable()
+            try:
+                for _ in range(20):
+                    with pytest.raises(errors.NotAuthorizedException):
+                        await client.global_sign_out().access_token(TOKEN).send()
+                assert gc.collect() == 0
+            finally:
+                gc.enable()
