@@ -269,6 +269,33 @@ async def test_a_header_aiohttp_refuses_is_a_local_protocol_error(
             await _exchange(http, request)
 
 
+async def test_a_header_that_is_not_utf8_is_a_local_protocol_error(
+    http: httpx.AsyncClient,
+) -> None:
+    with loopback.serve(loopback.ok) as server:
+        request = httpx.Request("POST", server.url, headers=[(b"x-bad", b"\xff\xfe")])
+        with pytest.raises(httpx.LocalProtocolError):
+            await _exchange(http, request)
+        assert server.request_count == 0
+
+
+async def test_the_pool_timeout_bounds_the_wait_for_a_connection() -> None:
+    # aiohttp's "connect" timeout covers the wait for a free connection and the connect, so
+    # its expiry is a ConnectTimeout (httpx would say PoolTimeout; the SDK never sets one)
+    async with make_http_client(1, fast=True) as http:
+        with loopback.serve(loopback.stall_before_response) as server:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_exchange, http, _request(server.url, read=None))
+                with anyio.fail_after(2):
+                    while server.request_count < 1:  # noqa: ASYNC110 - a server thread sets it
+                        await anyio.sleep(0.005)
+                started = time.monotonic()
+                with pytest.raises(httpx.ConnectTimeout):
+                    await _exchange(http, _request(server.url, pool=0.2))
+                assert 0.18 <= time.monotonic() - started < 1.0
+                tg.cancel_scope.cancel()
+
+
 async def test_a_closed_client_refuses_to_send(http: httpx.AsyncClient) -> None:
     with loopback.serve(loopback.ok) as server:
         await _exchange(http, _request(server.url))
