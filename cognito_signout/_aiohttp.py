@@ -34,7 +34,6 @@ from multidict import istr
 from yarl import URL
 
 _DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-_HTTP11 = {"http_version": b"HTTP/1.1"}
 
 
 class _Request(aiohttp.ClientRequest):
@@ -175,7 +174,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             headers=response.raw_headers,
             stream=_Body(response, request),
             request=request,
-            extensions=_extensions(response.reason),
+            extensions=_extensions(response.reason, response.version),
         )
 
     def _url(self, url: httpx.URL) -> URL:
@@ -232,20 +231,20 @@ class _Body(httpx.AsyncByteStream):
             response.release()
 
 
-_reasons: dict[str, dict[str, bytes]] = {}
+_extension_cache: dict[tuple[str | None, Any], dict[str, bytes]] = {}
 
 
-def _extensions(reason: str | None) -> dict[str, bytes]:
-    # httpx.Response copies the dict it is given, so one per reason phrase serves every call.
-    if not reason:
-        return _HTTP11
-    extensions = _reasons.get(reason)
+def _extensions(reason: str | None, version: Any) -> dict[str, bytes]:
+    # httpx.Response copies the dict it is given, so one per (reason, version) serves all.
+    key = (reason, version)
+    extensions = _extension_cache.get(key)
     if extensions is None:
-        if len(_reasons) >= 64:
-            _reasons.clear()
-        extensions = _reasons[reason] = {
-            **_HTTP11, "reason_phrase": reason.encode("ascii", "replace")
-        }
+        if len(_extension_cache) >= 64:
+            _extension_cache.clear()
+        extensions = {"http_version": f"HTTP/{version.major}.{version.minor}".encode()}
+        if reason:
+            extensions["reason_phrase"] = reason.encode("ascii", "replace")
+        _extension_cache[key] = extensions
     return extensions
 
 

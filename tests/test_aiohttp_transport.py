@@ -99,6 +99,16 @@ async def test_success_and_keep_alive_one_connection(http: httpx.AsyncClient) ->
         assert _busy_and_idle(http) == (0, 1)
 
 
+async def test_an_http_1_0_answer_says_so(http: httpx.AsyncClient) -> None:
+    def old(conn: loopback.Conn, request: loopback.Request) -> bool:
+        conn.send(b"HTTP/1.0 200 Fine\r\nContent-Length: 2\r\n\r\n{}")
+        return False
+
+    with loopback.serve(old) as server:
+        response, body = await _exchange(http, _request(server.url))
+    assert (response.http_version, response.reason_phrase, body) == ("HTTP/1.0", "Fine", b"{}")
+
+
 async def test_the_whole_httpx_client_works_too(http: httpx.AsyncClient) -> None:
     with loopback.serve(loopback.ok) as server:
         response = await http.post(server.url, content=b"{}")
