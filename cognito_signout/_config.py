@@ -78,13 +78,13 @@ def _instance_of(cls: type) -> Any:
     return check
 
 
-_APP_NAME_RE = re.compile(r"[A-Za-z0-9!#$%&'*+\-.^_`|~]{1,50}")
+_APP_NAME = r"[A-Za-z0-9!#$%&'*+\-.^_`|~]{1,50}"
 
 
 def _app_name(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is None:
         return
-    if not isinstance(value, str) or _APP_NAME_RE.fullmatch(value) is None:
+    if not isinstance(value, str) or re.fullmatch(_APP_NAME, value) is None:
         raise ConstructionFailure(
             "app_name must be 1-50 characters of letters, digits and !#$%&'*+-.^_`|~ "
             "(it goes into the User-Agent header)"

@@ -61,7 +61,7 @@ _DEFAULT_PARTITION = PARTITIONS[0]
 # The rule set pins FIPS + dual-stack in these regions to the plain FIPS host.
 _FIPS_DUALSTACK_ON_FIPS_HOST = frozenset({"us-east-1", "us-east-2", "us-west-1", "us-west-2"})
 
-_HOST_LABEL_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?")
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
 
 
 def partition_by_pattern(region: str) -> Partition | None:
@@ -101,7 +101,7 @@ def resolve_endpoint(
         return validate_endpoint_url(endpoint_url)
     if region is None:
         raise ConstructionFailure("Invalid Configuration: Missing Region")
-    if _HOST_LABEL_RE.fullmatch(region) is None:
+    if re.fullmatch(_HOST_LABEL, region) is None:
         raise ConstructionFailure(
             f"invalid region {region[:64]!r}: a region must be a valid host label "
             f"such as 'eu-west-1'"

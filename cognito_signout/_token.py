@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 
@@ -16,22 +17,32 @@ from .errors import ConstructionFailure
 
 REDACTED = "*** Sensitive Data Redacted ***"
 
+
+@functools.cache
+def _pattern(source: str) -> re.Pattern[str]:
+    # Compiled on first use: import time is budgeted, and most processes never need most of these.
+    return re.compile(source)
+
+
+@functools.cache
+def _bytes_pattern(source: str) -> re.Pattern[bytes]:
+    return re.compile(source.encode())
+
 # The model's pattern for AccessToken: ^[A-Za-z0-9-_=.]+$ (the '-' after 9 is a literal).
-_TOKEN_RE = re.compile(r"[A-Za-z0-9\-_=.]+")
+_TOKEN = r"[A-Za-z0-9\-_=.]+"
 
 # Anything shaped like a JWT, so a token is scrubbed even when a proxy or emulator echoes back a
 # different (e.g. re-encoded) token than the one we sent.
-_JWT_LIKE_RE = re.compile(r"[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-=]{8,}")
-_JWT_LIKE_BYTES_RE = re.compile(_JWT_LIKE_RE.pattern.encode())
+_JWT_LIKE = r"[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-=]{8,}"
 _REDACTED_BYTES = REDACTED.encode()
 
 # The issuer of a Cognito user pool token: https://cognito-idp.<region>.<dns suffix>/<region>_<id>
-_ISSUER_RE = re.compile(
+_ISSUER = (
     r"https://cognito-idp\.(?P<region>[a-z0-9-]{1,40})\.(?P<suffix>[a-z0-9.-]{1,60})"
     r"/(?P<pool_region>[a-z0-9-]{1,40})_(?P<pool_suffix>[0-9A-Za-z]{1,40})"
 )
 # Stricter than a host label: <area>(-<word>)+-<number>, e.g. eu-west-1, us-gov-east-1.
-_STRICT_REGION_RE = re.compile(r"[a-z]{2,5}(?:-[a-z]{2,12}){1,3}-[0-9]{1,2}")
+_STRICT_REGION = r"[a-z]{2,5}(?:-[a-z]{2,12}){1,3}-[0-9]{1,2}"
 _MAX_PAYLOAD_CHARS = 16_384
 
 _HOW_TO_CONFIGURE = (
@@ -53,8 +64,8 @@ def validate_access_token(value: object) -> str:
         )
     if not value:
         raise ConstructionFailure("access_token is empty")
-    if _TOKEN_RE.fullmatch(value) is None:
-        bad = next(i for i, ch in enumerate(value) if _TOKEN_RE.fullmatch(ch) is None)
+    if _pattern(_TOKEN).fullmatch(value) is None:
+        bad = next(i for i, ch in enumerate(value) if _pattern(_TOKEN).fullmatch(ch) is None)
         raise ConstructionFailure(
             f"access_token has a character not allowed by the pattern [A-Za-z0-9-_=.]+ "
             f"at position {bad} (length {len(value)}); pass the raw token, without a "
@@ -67,7 +78,7 @@ def scrub(text: str, token: str | None) -> str:
     """Remove ``token`` and anything JWT-shaped from ``text``."""
     if token and token in text:
         text = text.replace(token, REDACTED)
-    return _JWT_LIKE_RE.sub(REDACTED, text)
+    return _pattern(_JWT_LIKE).sub(REDACTED, text)
 
 
 def scrub_bytes(data: bytes, token: str | None) -> bytes:
@@ -76,7 +87,7 @@ def scrub_bytes(data: bytes, token: str | None) -> bytes:
         raw = token.encode("ascii", "replace")
         if raw in data:
             data = data.replace(raw, REDACTED.encode())
-    return _JWT_LIKE_BYTES_RE.sub(_REDACTED_BYTES, data)
+    return _bytes_pattern(_JWT_LIKE).sub(_REDACTED_BYTES, data)
 
 
 def region_from_token(token: str) -> str:
@@ -95,7 +106,7 @@ def region_from_token(token: str) -> str:
             f"no region configured and the access token has no issuer to route by; "
             f"{_HOW_TO_CONFIGURE}"
         )
-    match = _ISSUER_RE.fullmatch(issuer)
+    match = _pattern(_ISSUER).fullmatch(issuer)
     if match is None:
         raise ConstructionFailure(
             f"no region configured and the access token's issuer is not a Cognito user pool "
@@ -104,7 +115,7 @@ def region_from_token(token: str) -> str:
     region = match["region"]
     partition = _endpoints.partition_by_pattern(region)
     if (
-        _STRICT_REGION_RE.fullmatch(region) is None
+        _pattern(_STRICT_REGION).fullmatch(region) is None
         or match["pool_region"] != region
         or partition is None
         or match["suffix"] != partition.dns_suffix
