@@ -233,6 +233,15 @@ def _timeout_kind(exc: BaseException) -> errors.TimeoutKind | None:
     """Which timeout ``exc`` stands for. Our aiohttp transport maps aiohttp's failures to the
     right httpx exceptions (a refused connection is a ConnectError, not a ConnectTimeout)."""
     if isinstance(exc, httpx.ConnectTimeout):
+        cause = exc.__cause__
+        if (
+            cause is not None
+            and type(cause).__module__.startswith("aiohttp")
+            and not isinstance(cause, builtins.TimeoutError)
+        ):
+            # A caller's httpx-aiohttp client calls every aiohttp connection error (refused,
+            # reset) a ConnectTimeout; the chained aiohttp exception says what happened.
+            return None
         return "connect"
     if isinstance(exc, httpx.ReadTimeout):
         return "read"

@@ -92,3 +92,17 @@ async def test_transport_cannot_be_overridden_per_call() -> None:
     async with Client(Config(region="us-east-1")) as client:
         with pytest.raises(errors.ConstructionFailure, match="unknown field"):
             client.global_sign_out().customize().config_override(transport="httpcore")
+
+
+async def test_a_callers_httpx_aiohttp_client_reports_refused_as_dispatch_failure(
+    anyio_backend: str,
+) -> None:
+    if anyio_backend != "asyncio":
+        pytest.skip("aiohttp runs on asyncio only")
+    from httpx_aiohttp import HttpxAiohttpClient
+
+    config = Config(region="us-east-1", endpoint_url=f"http://127.0.0.1:{_closed_port()}",
+                    retry_config=RetryConfig.disabled())
+    async with HttpxAiohttpClient() as http, Client(config, http_client=http) as client:
+        with pytest.raises(errors.DispatchFailure):
+            await client.global_sign_out().access_token("t").send()
