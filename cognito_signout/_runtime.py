@@ -15,7 +15,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import anyio
 import attrs
@@ -36,8 +36,7 @@ OutputT = TypeVar("OutputT")
 RequestMutator = Callable[[httpx.Request], None]
 
 
-@attrs.frozen
-class CallResult:
+class CallResult(NamedTuple):
     """What a successful call hands to the operation's deserializer."""
 
     response: httpx.Response

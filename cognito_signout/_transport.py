@@ -13,9 +13,8 @@ import functools
 import importlib.util
 import zlib
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
-import attrs
 import httpx
 
 from . import _protocol, errors
@@ -54,8 +53,7 @@ def fast_path_installed() -> bool:
     return importlib.util.find_spec("aiohttp") is not None
 
 
-@attrs.frozen
-class Exchange:
+class Exchange(NamedTuple):
     """A response whose body has been read (and decoded) within the cap."""
 
     response: httpx.Response
