@@ -1,6 +1,6 @@
 """HTTP transport: the owned httpx client, one exchange with a capped body, error mapping.
 
-Every lower-layer exception is mapped to the public hierarchy in :func:`map_exceptions`, the
+Every lower-layer exception is mapped to the public hierarchy in :func:`_mapped`, the
 single place where httpx's errors become ours. Timeouts are always ``errors.TimeoutError``;
 failed connections are ``errors.DispatchFailure``.
 """
@@ -8,11 +8,10 @@ failed connections are ``errors.DispatchFailure``.
 from __future__ import annotations
 
 import builtins
-import contextlib
 import functools
 import importlib.util
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any, NamedTuple
 
 import httpx
@@ -68,8 +67,8 @@ async def exchange(http: httpx.AsyncClient, request: httpx.Request, *, owned: bo
     has nothing to do for us and costs about a tenth of a call. A caller's client is used as
     given, through ``send``.
     """
-    # try/except with _mapped rather than ``with map_exceptions()``: two context managers per
-    # call cost more than the rest of this function.
+    # try/except rather than a mapping context manager: two context managers per call cost
+    # more than the rest of this function.
     try:
         if owned:
             response = await http._transport_for_url(request.url).handle_async_request(request)
@@ -170,21 +169,6 @@ def _request_id(response: httpx.Response) -> str | None:
     # The token is not known at this layer, so anything token-shaped is scrubbed by shape.
     found = _protocol.request_id(response.headers)
     return scrub(found[:200], None) if found else None
-
-
-@contextlib.contextmanager
-def map_exceptions(response: httpx.Response | None = None) -> Iterator[None]:
-    """Lower-layer exceptions -> the public hierarchy. Cancellation passes through untouched.
-
-    ``response`` is given while its body is read: a failure then keeps its status and id.
-    """
-    try:
-        yield
-    except Exception as exc:
-        mapped = _mapped(exc, response)
-        if mapped is None:
-            raise
-        raise mapped from exc
 
 
 def _mapped(exc: Exception, response: httpx.Response | None = None) -> errors.SdkError | None:
