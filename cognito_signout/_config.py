@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from ._endpoints import validate_endpoint_url
 from ._retry import RetryConfig, RetryDetails
 from .errors import ConstructionFailure
 
@@ -61,6 +63,14 @@ class TimeoutConfig:
 def _optional_str(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not isinstance(value, str):
         raise ConstructionFailure(f"{attribute.name} must be a str or None, got {value!r}")
+
+
+def _endpoint_url(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    # At construction, before any I/O: a bad port or a "user:password@" must not wait for the
+    # first call (nor reach repr() or a log). The FIPS/dual-stack combinations are checked when
+    # the endpoint is resolved, as overrides may change them per call.
+    if isinstance(value, str):
+        validate_endpoint_url(value)
 
 
 def _bool(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -138,7 +148,9 @@ class Config:
     """
 
     region: str | None = attrs.field(default=None, validator=_optional_str)
-    endpoint_url: str | None = attrs.field(default=None, validator=_optional_str)
+    endpoint_url: str | None = attrs.field(
+        default=None, validator=[_optional_str, _endpoint_url]
+    )
     use_fips: bool = attrs.field(default=False, validator=_bool)
     use_dualstack: bool = attrs.field(default=False, validator=_bool)
     retry_config: RetryConfig = attrs.field(
@@ -270,20 +282,82 @@ class _Environment:
         import configparser
 
         if self._parser is None:
-            path = Path(
-                self._environ.get("AWS_CONFIG_FILE") or Path.home() / ".aws" / "config"
-            ).expanduser()
             parser = configparser.ConfigParser(interpolation=None)
-            try:
-                parser.read_string(path.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                pass
-            except (OSError, UnicodeDecodeError, configparser.Error) as exc:
-                raise ConstructionFailure(
-                    f"cannot read the AWS config file {str(path)!r}: {type(exc).__name__}"
-                ) from None
+            path = self._config_path()
+            text = None if path is None else _read_config_file(path)
+            if path is not None and text is not None:
+                try:
+                    parser.read_string(text)
+                except configparser.Error as exc:
+                    raise _unreadable(path, type(exc).__name__) from None
             self._parser = parser
         return self._parser
+
+    def _config_path(self) -> Path | None:
+        """``AWS_CONFIG_FILE`` (``~`` expanded), else ``~/.aws/config``; None without a home."""
+        configured = self._environ.get("AWS_CONFIG_FILE")
+        try:
+            if configured:
+                return Path(configured).expanduser()
+            return Path.home() / ".aws" / "config"
+        except (RuntimeError, KeyError, OSError):  # "Could not determine home directory"
+            if configured:
+                raise _unreadable(configured, "its '~' names no known home directory") from None
+            return None  # no home directory, so no default config file: as if it were missing
+
+
+# The shared config file holds a few short profiles; anything larger is not one.
+_CONFIG_FILE_CAP = 1 << 20
+
+
+def _unreadable(path: Path | str, reason: str) -> ConstructionFailure:
+    # The path only, never the content: a file named by mistake may hold anything.
+    return ConstructionFailure(f"cannot read the AWS config file {str(path)!r}: {reason}")
+
+
+def _read_config_file(path: Path) -> str | None:
+    """The file's text, None if it does not exist, or ConstructionFailure.
+
+    Only a regular file of at most 1 MiB is read: ``/dev/zero`` would be read forever, and a
+    FIFO would block the open until some writer appeared. The stat before opening turns those
+    away without touching them; the open is non-blocking and the fstat after it checks the
+    file actually opened, in case the path was swapped in between.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:  # ValueError: an embedded NUL in the path
+        raise _unreadable(path, type(exc).__name__) from None
+    _check_regular(path, info)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None  # removed since the stat
+    except OSError as exc:
+        raise _unreadable(path, type(exc).__name__) from None
+    try:
+        _check_regular(path, os.fstat(fd))
+        with open(fd, "rb", closefd=False) as file:
+            data = file.read(_CONFIG_FILE_CAP + 1)
+    except OSError as exc:
+        raise _unreadable(path, type(exc).__name__) from None
+    finally:
+        os.close(fd)
+    if len(data) > _CONFIG_FILE_CAP:
+        raise _unreadable(path, "larger than 1 MiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _unreadable(path, "not UTF-8 text") from None
+
+
+def _check_regular(path: Path, info: os.stat_result) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise _unreadable(path, "not a regular file")
+    if info.st_size > _CONFIG_FILE_CAP:
+        raise _unreadable(path, "larger than 1 MiB")
 
 
 def _nested(block: str) -> dict[str, str]:

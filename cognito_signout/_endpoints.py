@@ -120,15 +120,52 @@ def resolve_endpoint(
     return f"https://cognito-idp.{region}.{partition.dns_suffix}/"
 
 
+# What httpx takes as the authority: after "scheme://", up to the first "/", "?" or "#".
+_AUTHORITY = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://([^/?#]*)")
+# The port after the host (a bracketed IPv6 literal, or anything up to the first ":").
+_PORT = re.compile(r"(?:\[.*\]|[^:]*)(?::(.*))?")
+
+
 def validate_endpoint_url(url: str) -> str:
-    """An http(s) URL with a host, or ConstructionFailure. An empty path becomes ``/``."""
+    """An http(s) URL with a host, or ConstructionFailure. An empty path becomes ``/``.
+
+    Refused before any I/O: user information (``user:password@``), which one transport would
+    send as Basic auth and another would drop, and which repr() and logs would show; and a
+    port that is not 1-65535 in ASCII digits (httpx takes ``99999`` or ``-1``, and the
+    connection then fails with an untyped OverflowError). No message quotes user information.
+    """
+    return _validated(url)
+
+
+@functools.lru_cache(maxsize=64)
+def _validated(url: str) -> str:
+    authority = _AUTHORITY.match(url)
+    if authority is not None and "@" in authority.group(1):
+        raise ConstructionFailure(
+            "endpoint_url must not contain user information ('user:password@'): "
+            "GlobalSignOut is authorized by the access token alone"
+        )
     try:
         parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ConstructionFailure(f"endpoint_url is not a valid URL: {exc}") from None
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+        host = parsed.host  # decoding an IDNA host can fail here, with idna's own error
+        normalized = str(parsed.copy_with(path=parsed.path or "/"))
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:  # ValueError: UnicodeError, idna
+        # Nothing of the URL is quoted when it holds an "@" anywhere: it may be a password.
+        detail = "" if "@" in url else f": {str(exc)[:200]}"
+        raise ConstructionFailure(f"endpoint_url is not a valid URL{detail}") from None
+    if parsed.scheme not in ("http", "https") or not host or authority is None:
         raise ConstructionFailure(
             "endpoint_url must be an absolute http:// or https:// URL with a host, "
             "for example 'http://127.0.0.1:5000'"
         )
-    return str(parsed.copy_with(path=parsed.path or "/"))
+    port = _PORT.fullmatch(authority.group(1))
+    raw_port = port.group(1) if port is not None else None
+    if raw_port and not (
+        raw_port.isascii() and raw_port.isdigit() and len(raw_port) <= 5
+        and 1 <= int(raw_port) <= 65535
+    ):
+        raise ConstructionFailure(
+            f"endpoint_url has an invalid port {raw_port[:20]!r}: "
+            "a port is a number from 1 to 65535"
+        )
+    return normalized

@@ -23,7 +23,8 @@ HTTP mapping of ``POST /sign-out`` (and of :func:`error_response` for your own e
   to a region), ``InvalidParameterException``.
 - 403: ``PasswordResetRequiredException``, ``UserNotConfirmedException``: the user must act.
 - 429 + ``Retry-After``: still throttled after the SDK's retries (Cognito's hint, rounded up,
-  else ``retry_after``).
+  else ``retry_after``). Every ``Retry-After`` sent is whole seconds within [1, 60], whatever
+  the upstream hint says.
 - 502: Cognito answered, but not with a sign-out: a 5xx, WAF's ``ForbiddenException``,
   ``ResourceNotFoundException``, an unknown error, or an answer that cannot be understood
   (``ResponseError``).
@@ -72,11 +73,25 @@ class _Mapped:
     headers: Mapping[str, str] = attrs.field(factory=dict)
 
 
+# Bounds of every Retry-After sent: at least 1 s (0 invites an instant retry storm), at most
+# 60 s (an upstream hint of 999999999999 ms would otherwise tell clients to wait 31 years).
+_RETRY_AFTER_MIN = 1
+_RETRY_AFTER_MAX = 60
+
+
+def _retry_after_value(seconds: float) -> str:
+    """``seconds`` rounded up to a whole number, within [1, 60] (NaN or not a number: 1)."""
+    try:
+        whole = math.ceil(seconds)
+    except (TypeError, ValueError, OverflowError):  # not a number, NaN, infinity
+        whole = _RETRY_AFTER_MAX if seconds == math.inf else _RETRY_AFTER_MIN
+    return str(min(_RETRY_AFTER_MAX, max(_RETRY_AFTER_MIN, whole)))
+
+
 def _retry_after_header(exc: BaseException, default: int) -> dict[str, str]:
     """Whole seconds, from Cognito's ``x-amz-retry-after`` (milliseconds) when it sent one."""
     hint = _retry.retry_after_seconds(exc)
-    seconds = default if hint is None else max(1, math.ceil(hint))
-    return {"Retry-After": str(seconds)}
+    return {"Retry-After": _retry_after_value(default if hint is None else hint)}
 
 
 def _map(exc: errors.SdkError, retry_after: int) -> _Mapped:
@@ -99,7 +114,7 @@ def _map(exc: errors.SdkError, retry_after: int) -> _Mapped:
     if isinstance(exc, errors.DispatchFailure | errors.TimeoutError):
         return _Mapped(
             503, "unavailable", "The identity provider could not be reached; retry later.",
-            {"Retry-After": str(retry_after)},
+            {"Retry-After": _retry_after_value(retry_after)},
         )
     return _Mapped(
         502, "bad_gateway", "The identity provider could not confirm the sign-out."
@@ -111,7 +126,8 @@ def error_response(exc: errors.SdkError, *, retry_after: int = 1) -> JSONRespons
 
     Use it in your own endpoints, or for all of them at once:
     ``app.add_exception_handler(SdkError, lambda request, exc: error_response(exc))``.
-    ``retry_after`` (seconds) is sent with 429 and 503 when Cognito gave no hint of its own.
+    ``retry_after`` (seconds) is sent with 429 and 503 when Cognito gave no hint of its own;
+    either is sent as whole seconds within [1, 60].
     """
     mapped = _map(exc, retry_after)
     request_id = getattr(exc, "request_id", None)
@@ -170,7 +186,8 @@ class CognitoSignOut:
     ``config=None`` reads :meth:`Config.from_env` when the app starts (not at import), so tests
     can set the environment first. ``client_factory(config)`` builds the client instead of
     ``Client(config)``, e.g. ``FakeCognito().client`` in tests. ``retry_after`` is the
-    ``Retry-After`` (seconds) of 429 and 503 answers when Cognito gives no hint.
+    ``Retry-After`` (seconds) of 429 and 503 answers when Cognito gives no hint (sent within
+    [1, 60], as Cognito's own hint is).
     """
 
     def __init__(

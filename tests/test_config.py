@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -136,18 +138,30 @@ def test_broken_config_file_is_a_construction_failure(
 def test_credentials_are_never_read(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     creds = tmp_path / "credentials"
     creds.write_text("[default]\naws_access_key_id = AKIA\n")
+    (tmp_path / "config").write_text("[default]\nregion = eu-west-1\n")
     env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
     env.setenv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-    opened: list[str] = []
-    real_read_text = Path.read_text
+    touched: list[tuple[str, str]] = []
+    real_open, real_stat = os.open, os.stat
 
-    def recording_read_text(self: Path, *args: object, **kwargs: object) -> str:
-        opened.append(str(self))
-        return real_read_text(self, *args, **kwargs)  # type: ignore[arg-type]
+    def recording_open(path: Any, *args: Any, **kwargs: Any) -> int:
+        touched.append(("open", str(path)))
+        return real_open(path, *args, **kwargs)
 
-    env.setattr(Path, "read_text", recording_read_text)
-    config = Config.from_env()
-    assert opened == [str(tmp_path / "config")]
+    def recording_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        touched.append(("stat", str(path)))
+        return real_stat(path, *args, **kwargs)
+
+    env.setattr(os, "open", recording_open)
+    env.setattr(os, "stat", recording_stat)
+    try:
+        config = Config.from_env()
+    finally:
+        env.setattr(os, "open", real_open)
+        env.setattr(os, "stat", real_stat)
+    assert {path for _, path in touched} == {str(tmp_path / "config")}
+    assert ("open", str(tmp_path / "config")) in touched
+    assert config.region == "eu-west-1"
     assert "AKIA" not in repr(config)
 
 

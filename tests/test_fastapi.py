@@ -568,3 +568,74 @@ def test_error_response_for_each_kind(
         assert response.headers["x-cognito-request-id"] == "rid-1"
         assert b'"request_id":"rid-1"' in response.body
     assert b"no region configured" not in response.body  # no internal detail to the caller
+
+
+# --- Retry-After is bounded, whatever the upstream hint says (issue 9) --------------------------
+
+HINTS = [
+    ("999999999999", "60"),  # the issue's case: 31 years, clamped
+    ("60001", "60"),
+    ("59001", "60"),
+    ("30000", "30"),
+    ("2500", "3"),  # rounded up
+    ("1", "1"),
+    ("0", "1"),
+    ("-5", "7"),  # not a hint at all: the app's retry_after
+    ("1.5", "7"),
+    ("1e9", "7"),
+    ("garbage", "7"),
+    ("9999999999999", "7"),  # 13 digits: not a sane hint
+    ("", "7"),
+    ("+5000", "7"),
+]
+
+
+def _assert_bounded(value: str) -> None:
+    assert value.isascii() and value.isdigit(), value
+    assert 1 <= int(value) <= 60
+
+
+@pytest.mark.parametrize(("hint", "expected"), HINTS)
+def test_upstream_retry_after_hint_is_bounded(
+    behind: tuple[httpx.Client, FakeCognito], hint: str, expected: str
+) -> None:
+    http, fake = behind
+    fake.fail_next(None, code="TooManyRequestsException", headers={"x-amz-retry-after": hint})
+    response = http.post("/sign-out", headers=bearer(fake.issue_token()))
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == expected
+    _assert_bounded(response.headers["retry-after"])
+
+
+@on_both_backends
+async def test_an_absurd_throttle_hint_in_process(cognito_fake: FakeCognito) -> None:
+    cognito = CognitoSignOut(Config(region="eu-west-1"))
+    app = FastAPI(lifespan=cognito.lifespan)
+    app.include_router(cognito.router)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://app") as http,
+    ):
+        cognito_fake.fail_next(
+            None, code="TooManyRequestsException",
+            headers={"x-amz-retry-after": "999999999999"},
+        )
+        throttled = await http.post("/sign-out", headers=bearer(cognito_fake.issue_token()))
+    assert throttled.status_code == 429
+    assert throttled.headers["retry-after"] == "60"
+
+
+@pytest.mark.parametrize(("configured", "expected"), [(0, "1"), (1, "1"), (60, "60"),
+                                                      (61, "60"), (10**12, "60")])
+def test_the_apps_own_retry_after_is_bounded_too(configured: int, expected: str) -> None:
+    no_hint = _service_error(errors.TooManyRequestsException, 429)
+    for exc in (no_hint, errors.DispatchFailure("refused"),
+                errors.TimeoutError("slow", kind="operation")):
+        assert error_response(exc, retry_after=configured).headers["retry-after"] == expected
+
+
+@pytest.mark.parametrize("retry_after", [float("inf"), float("nan"), -1e308, 2.5, "7", None])
+def test_error_response_bounds_any_retry_after(retry_after: Any) -> None:
+    for exc in (errors.DispatchFailure("refused"),
+                _service_error(errors.TooManyRequestsException, 429)):
+        _assert_bounded(error_response(exc, retry_after=retry_after).headers["retry-after"])
