@@ -323,7 +323,8 @@ def failure_fields(exc: SdkError) -> dict[str, Any]:
     """What may be said about a failure: kind, code, request id, message. Never a token.
 
     The message is the SDK's, which scrubs the token out of anything Cognito echoes; the
-    console scrubs again before printing.
+    console scrubs again before printing. Code, request id and message are an SDK error's
+    fields and text, which hold no control character (see :mod:`cognito_signout.errors`).
     """
     status, code = outcome(exc)
     return {
@@ -359,10 +360,13 @@ def _sign_out_one(config: Config, token: str, *, json_mode: bool, quiet: bool) -
         if json_mode:
             emit(sys.stdout, json.dumps({"ok": False, **fields}))
         elif not quiet:
-            emit(sys.stderr, f"cognito-signout: {fields['status'].replace('_', ' ')}: {exc}")
+            # fields["message"] is str(exc): control characters escaped by the error itself
+            emit(sys.stderr, f"cognito-signout: {fields['status'].replace('_', ' ')}: "
+                 f"{fields['message']}")
         return int(fields["exit_code"])
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    request_id = _service_text(output.request_id)
     if json_mode:
         emit(
             sys.stdout,
@@ -370,7 +374,7 @@ def _sign_out_one(config: Config, token: str, *, json_mode: bool, quiet: bool) -
                 {
                     "ok": True,
                     "status": "signed_out",
-                    "request_id": output.request_id,
+                    "request_id": request_id,
                     "attempts": output.attempts,
                     "exit_code": EXIT_OK,
                 }
@@ -378,8 +382,19 @@ def _sign_out_one(config: Config, token: str, *, json_mode: bool, quiet: bool) -
         )
     elif not quiet:
         tries = "" if output.attempts == 1 else f", {output.attempts} attempts"
-        emit(sys.stdout, f"signed out (request id {output.request_id or 'none'}{tries})")
+        emit(sys.stdout, f"signed out (request id {request_id or 'none'}{tries})")
     return EXIT_OK
+
+
+def _service_text(text: str | None) -> str | None:
+    """A value the service sent, as it may be printed: control characters shown as escapes.
+
+    An error's fields are escaped when the error is built; this is for what a success carries
+    (its request id header), which would otherwise reach the terminal as received.
+    """
+    from .errors import _printable_or_none
+
+    return _printable_or_none(text)
 
 
 # --- many tokens ----------------------------------------------------------------------------
@@ -733,7 +748,7 @@ async def _batch(
                         {
                             "line": line,
                             "status": "signed_out",
-                            "request_id": output.request_id,
+                            "request_id": _service_text(output.request_id),
                             "attempts": output.attempts,
                         }
                     )

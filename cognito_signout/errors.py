@@ -14,12 +14,22 @@ categories of the AWS SDK for Rust, so a caller can tell *where* a call failed:
 
 No exception text ever contains the access token: service messages are scrubbed before they are
 stored, and the kept ``httpx.Response`` has the token replaced in its body and its request.
+
+No exception text acts on a terminal or a log either: the message of every error, and the
+``code``, ``message``, ``request_id`` and ``reason_code`` a service error keeps, are passed
+through :func:`_printable` when the error is built, so control characters (escape sequences, a
+forged second log line) show as visible escapes and lone surrogates cannot break a UTF-8 log
+handler. The kept ``response`` is left as received (token scrubbed).
+
+Every error survives pickling (a ``ProcessPoolExecutor`` job, a multiprocessing queue) and
+``copy.copy``/``copy.deepcopy`` with its type, text and fields; a pickled or deep-copied error
+drops the kept ``response`` (``None``), a shallow copy shares it.
 """
 
 from __future__ import annotations
 
 import builtins
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 
@@ -44,9 +54,87 @@ __all__ = [
 
 TimeoutKind = Literal["connect", "read", "write", "pool", "attempt", "operation"]
 
+_E = TypeVar("_E", bound="SdkError")
+
+
+# --- text that is safe to print ------------------------------------------------------------
+
+# Printable characters that stand in for backslashes while repr() escapes the rest: any one
+# absent from the text will do. A text holding all of them takes the (slower) table path.
+_PLACEHOLDERS = ("\u2603", "\u2604", "\u2625", "\u262b", "\u2638", "\u2e19", "\ua4ff",
+                 "\U0001f9ff")
+
+
+class _Escapes(dict[int, str]):
+    """``str.translate`` table: each character to itself if printable, else to its escape."""
+
+    def __missing__(self, codepoint: int) -> str:
+        char = chr(codepoint)
+        value = char if char.isprintable() else repr(char)[1:-1]
+        if len(self) < 4096:  # a cache, not a record of every character ever seen
+            self[codepoint] = value
+        return value
+
+
+_ESCAPES = _Escapes()
+
+
+def _printable(text: str) -> str:
+    """``text`` with every character Python deems unprintable shown as its escape, in linear time.
+
+    That is every control character (C0 with tab, CR and LF, DEL, C1), lone surrogates, line
+    and paragraph separators, format characters such as bidi overrides, and unassigned code
+    points; each becomes the escape ``repr`` writes (``\\x1b``, ``\\n``, ``\\ud800``,
+    ``\\u2028``). Other characters, backslashes and quotes included, stay as they are. The
+    result holds no character a terminal or a log handler acts on, and always encodes as UTF-8.
+    Applying it twice changes nothing.
+    """
+    if type(text) is not str:  # a subclass may override what is used below
+        text = str.__str__(text)
+    if text.isprintable():  # the usual case: a C-speed scan, nothing copied
+        return text
+    # repr() does the escaping at C speed, but it also doubles backslashes and may escape the
+    # quote it wraps the text in: hide the backslashes behind a character the text lacks, so
+    # that afterwards every backslash starts an escape repr wrote, and undo those two changes.
+    for placeholder in _PLACEHOLDERS:
+        if placeholder not in text:
+            escaped = repr(text.replace("\\", placeholder))[1:-1]
+            return escaped.replace("\\'", "'").replace(placeholder, "\\")
+    return text.translate(_ESCAPES)
+
+
+def _printable_or_none(text: str | None) -> str | None:
+    return None if text is None else _printable(text)
+
+
+def _rebuild(cls: type[_E], args: tuple[Any, ...], state: dict[str, Any]) -> _E:
+    """Unpickle an error without calling its constructor (whose arguments are keyword-only)."""
+    error = cls.__new__(cls, *args)
+    error.args = args  # OSError's __new__ (TimeoutError) leaves args to __init__
+    error.__dict__.update(state)
+    return error
+
 
 class SdkError(Exception):
     """Base class of every error raised by cognito-signout."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(_printable(arg) if isinstance(arg, str) else arg for arg in args))
+
+    def __str__(self) -> str:
+        return _printable(super().__str__())
+
+    # Exceptions pickle as ``type(*args)`` plus their __dict__, which the keyword-only
+    # constructors below refuse. Rebuild from args and __dict__ (fields, __notes__) instead.
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        state = dict(self.__dict__)
+        if "response" in state:
+            state["response"] = None  # an httpx.Response need not pickle, nor be worth sending
+        return _rebuild, (type(self), self.args, state)
+
+    def __copy__(self: _E) -> _E:
+        return _rebuild(type(self), self.args, dict(self.__dict__))
 
 
 # --- before anything was sent -------------------------------------------------------------
@@ -78,7 +166,7 @@ class TimeoutError(SdkError, builtins.TimeoutError):
         self.kind: TimeoutKind = kind
         # Set when the headers had arrived and the body stalled.
         self.status_code = status_code
-        self.request_id = request_id
+        self.request_id = _printable_or_none(request_id)
 
 
 class DispatchFailure(SdkError):
@@ -101,7 +189,7 @@ class ResponseError(SdkError):
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
-        self.request_id = request_id
+        self.request_id = _printable_or_none(request_id)
         self.response = response
 
 
@@ -125,10 +213,10 @@ class ServiceError(SdkError):
         request_id: str | None,
         response: httpx.Response | None,
     ) -> None:
-        self.code = code
-        self.message = message
+        self.code = _printable_or_none(code)
+        self.message = _printable_or_none(message)
         self.status_code = status_code
-        self.request_id = request_id
+        self.request_id = _printable_or_none(request_id)
         self.response = response
         super().__init__(self._describe())
 
@@ -159,7 +247,7 @@ class InvalidParameterException(ServiceError):
         response: httpx.Response | None,
         reason_code: str | None = None,
     ) -> None:
-        self.reason_code = reason_code
+        self.reason_code = _printable_or_none(reason_code)
         super().__init__(
             code=code,
             message=message,
