@@ -1,9 +1,11 @@
-"""httpx's interface over aiohttp: the fast path's transport (the ``fast`` extra, asyncio only).
+"""An httpx transport over aiohttp: ``Config(transport="aiohttp")`` (the ``fast`` extra, asyncio
+only).
 
-:class:`AiohttpClient` is an ``httpx.AsyncClient`` whose direct transport and proxy mounts are
-:class:`AiohttpTransport`; everything above the transport (requests, responses, mounts, respx's
-``using="httpx"`` mocker) stays httpx's. All transports of one client share one aiohttp session,
-so ``Limits.max_connections`` bounds the client as a whole.
+:class:`AiohttpTransport` is a plain ``httpx.AsyncBaseTransport``: requests and responses stay
+httpx's, and only the I/O is aiohttp's. The direct transport and each proxy's share one aiohttp
+session (:class:`Pool`), so ``Limits.max_connections`` bounds the client as a whole. respx's
+default mocker patches httpcore and cannot see this path; the README's "Testing your code" says
+how to mock it.
 
 What carries over from httpx, and how:
 - timeouts (``request.extensions["timeout"]``): connect -> ``sock_connect``, read ->
@@ -11,10 +13,11 @@ What carries over from httpx, and how:
   its expiry is a ``ConnectTimeout``). aiohttp has no write timeout.
 - limits: ``max_connections`` -> the connector's ``limit``, ``keepalive_expiry`` -> its
   ``keepalive_timeout``, ``max_keepalive_connections=0`` -> no keep-alive.
-- proxies: httpx's mounts choose (``trust_env``, ``NO_PROXY``); the mount's transport passes
-  aiohttp ``proxy=``. aiohttp's own environment look-up (a thread hop per request) is off.
-  SOCKS proxies, which aiohttp cannot speak, get httpx's own transport.
-- the body is the raw one: no ``Accept-Encoding`` is added and nothing is decompressed here.
+- proxies: ``_transport.open_transport`` chooses (the environment, ``NO_PROXY``) and gives
+  each proxy its own transport, which passes aiohttp ``proxy=``. aiohttp's own environment
+  look-up (a thread hop per request) is off.
+- the body is the raw one: no ``Accept``/``Accept-Encoding`` is added (``skip_auto_headers``)
+  and nothing is decompressed here.
 - errors are httpx's, raised ``from`` aiohttp's. Cancellation passes through untouched, and an
   unfinished response closes its connection rather than returning it to the pool.
 """
@@ -30,67 +33,10 @@ from typing import Any
 
 import aiohttp
 import httpx
-from multidict import istr
 from yarl import URL
 
-_DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
-
-class _Request(aiohttp.ClientRequest):
-    """aiohttp's request without the Accept and Accept-Encoding it adds on its own: an httpx
-    transport sends the headers the httpx.Request carries (and the SDK must not be offered a
-    compression it cannot bound). Emptying the defaults costs nothing per request, where
-    ``skip_auto_headers`` copies the headers twice. aiohttp still fills in a User-Agent and a
-    body's Content-Type when the request has none; the SDK always sends both."""
-
-    DEFAULT_HEADERS: dict[istr, str] = {}  # noqa: RUF012 - aiohttp reads it off the class
-
-
-class AiohttpClient(httpx.AsyncClient):
-    """An ``httpx.AsyncClient`` whose transports (direct and proxied) run on aiohttp."""
-
-    _aiohttp_pool: _Pool | None = None
-
-    def _pool(
-        self, verify: ssl.SSLContext | str | bool, cert: Any, trust_env: bool, limits: httpx.Limits
-    ) -> _Pool:
-        if self._aiohttp_pool is None:
-            context = httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
-            self._aiohttp_pool = _Pool(context, limits)
-        return self._aiohttp_pool
-
-    def _init_transport(
-        self,
-        verify: ssl.SSLContext | str | bool = True,
-        cert: Any = None,
-        trust_env: bool = True,
-        http1: bool = True,
-        http2: bool = False,
-        limits: httpx.Limits = _DEFAULT_LIMITS,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> httpx.AsyncBaseTransport:
-        if transport is not None:
-            return transport
-        return AiohttpTransport(self._pool(verify, cert, trust_env, limits))
-
-    def _init_proxy_transport(
-        self,
-        proxy: httpx.Proxy,
-        verify: ssl.SSLContext | str | bool = True,
-        cert: Any = None,
-        trust_env: bool = True,
-        http1: bool = True,
-        http2: bool = False,
-        limits: httpx.Limits = _DEFAULT_LIMITS,
-    ) -> httpx.AsyncBaseTransport:
-        if proxy.url.scheme not in ("http", "https"):
-            return super()._init_proxy_transport(
-                proxy, verify, cert, trust_env, http1, http2, limits
-            )
-        return AiohttpTransport(self._pool(verify, cert, trust_env, limits), proxy=proxy)
-
-
-class _Pool:
+class Pool:
     """The aiohttp session of one client, opened inside the running loop on first use."""
 
     def __init__(self, ssl_context: ssl.SSLContext, limits: httpx.Limits) -> None:
@@ -100,8 +46,6 @@ class _Pool:
         self.closed = False
 
     def open(self) -> aiohttp.ClientSession:
-        if self.closed:
-            raise RuntimeError("Cannot send a request, as the client has been closed.")
         limits = self.limits
         no_keepalive = limits.max_keepalive_connections == 0
         connector = aiohttp.TCPConnector(
@@ -114,7 +58,9 @@ class _Pool:
         self.session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
-            request_class=_Request,
+            # An httpx transport sends the headers the httpx.Request carries, and the SDK must
+            # not be offered a compression it cannot bound.
+            skip_auto_headers=("Accept", "Accept-Encoding"),
             auto_decompress=False,
             trust_env=False,
             timeout=_NO_TIMEOUT,
@@ -129,7 +75,7 @@ class _Pool:
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
-    def __init__(self, pool: _Pool, *, proxy: httpx.Proxy | None = None) -> None:
+    def __init__(self, pool: Pool, *, proxy: httpx.Proxy | None = None) -> None:
         self.pool = pool
         self._proxy: URL | None = None
         self._proxy_headers: list[tuple[str, str]] | None = None
@@ -143,6 +89,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._urls: dict[str, URL] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.pool.closed:
+            raise httpx.ConnectError("the transport is closed", request=request)
         session = self.pool.session or self.pool.open()
         headers = _str_items(request.headers.raw)
         try:

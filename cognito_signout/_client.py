@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Literal
 
 import httpx
 
 from ._config import Config
 from ._retry import RetryQuota
-from ._runtime import Runtime
+from ._runtime import Runtime, _origin
 from .operations.global_sign_out import GlobalSignOutFluentBuilder
 
 
@@ -38,13 +39,23 @@ class Client:
 
     @property
     def retry_quota(self) -> RetryQuota:
-        """The client's retry token bucket (``available`` / ``capacity``)."""
-        return self._runtime.quota
+        """The retry token bucket (``available`` / ``capacity``) of the configured endpoint.
+
+        Each endpoint has its own (see :meth:`retry_quota_for`). With neither a region nor an
+        endpoint configured, calls route by their token's region: this is then the quota of
+        the endpoint used last.
+        """
+        return self._runtime.quota()
+
+    def retry_quota_for(self, endpoint: str) -> RetryQuota:
+        """The retry quota of one endpoint URL, e.g. ``https://cognito-idp.eu-west-1.amazonaws.com``."""
+        return self._runtime.quota(_origin(httpx.URL(endpoint)))
 
     @property
-    def transport(self) -> str:
-        """What carries the requests: ``aiohttp`` (the fast path), ``httpcore`` (httpx's
-        default), ``caller`` (your ``http_client``), or ``unopened`` before the first call."""
+    def transport(self) -> Literal["httpcore", "aiohttp", "caller"]:
+        """What carries the requests, from construction on: ``httpcore`` (httpx's own, the
+        default), ``aiohttp`` (``Config(transport="aiohttp")``), or ``caller`` (your
+        ``http_client``, or a transport installed by ``cognito_signout.testing``)."""
         return self._runtime.transport_name
 
     @property

@@ -106,13 +106,17 @@ def _max_connections(_: object, attribute: attrs.Attribute[Any], value: object) 
         raise ConstructionFailure(f"max_connections must be an int >= 1, got {value!r}")
 
 
-Transport = Literal["auto", "httpcore", "aiohttp"]
+Transport = Literal["httpcore", "aiohttp"]
 
 
 def _transport(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value not in ("auto", "httpcore", "aiohttp"):
+    if value not in ("httpcore", "aiohttp"):
+        hint = (
+            " ('auto' is gone: aiohttp is used only when asked for, see the README)"
+            if value == "auto" else ""
+        )
         raise ConstructionFailure(
-            f"transport must be 'auto', 'httpcore' or 'aiohttp', got {value!r}"
+            f"transport must be 'httpcore' (the default) or 'aiohttp', got {value!r}{hint}"
         )
 
 
@@ -140,9 +144,9 @@ class Config:
     checked strictly), so ``Client()`` works with no configuration at all.
     ``max_connections`` caps the connection pool; calls beyond it queue in FIFO order (bounded
     by ``operation_timeout``) instead of failing.
-    ``transport`` picks the I/O under the client's own httpx client: ``auto`` uses aiohttp under
-    asyncio when the ``fast`` extra is installed and httpcore otherwise (always under trio);
-    ``httpcore`` or ``aiohttp`` force one. A caller's ``http_client`` is always used as given.
+    ``transport`` picks the I/O under the client's own transport: ``httpcore`` (httpx's own, the
+    default, whatever else is installed) or ``aiohttp`` (the ``fast`` extra, asyncio only; also
+    ``COGNITO_SIGNOUT_TRANSPORT=aiohttp``). A caller's ``http_client`` is used as given.
     ``on_retry`` hooks receive a :class:`RetryDetails` before each backoff sleep (for metrics
     or tracing); an exception from a hook is logged and ignored.
     """
@@ -161,7 +165,7 @@ class Config:
     )
     app_name: str | None = attrs.field(default=None, validator=_app_name)
     max_connections: int = attrs.field(default=10, validator=_max_connections)
-    transport: Transport = attrs.field(default="auto", validator=_transport)
+    transport: Transport = attrs.field(default="httpcore", validator=_transport)
     on_retry: tuple[Callable[[RetryDetails], None], ...] = attrs.field(
         default=(), converter=_as_hooks, validator=_callables
     )

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import enum
 import random
-import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 import anyio
 import attrs
@@ -330,25 +329,18 @@ async def run(
         quota.release(None)
         return first
 
-    import tenacity
 
     loop, state = policy(config, quota, deadline=deadline, on_retry=on_retry)
-    loop.begin()
-    call = tenacity.RetryCallState(loop, fn=None, args=(), kwargs={})
-    call.set_exception((type(failure), failure, failure.__traceback__))
+    # tenacity's loop starts from its own first attempt; that attempt replays the failure
+    # already in hand, so every retry, wait and stop after it is tenacity's to decide.
+    replay: BaseException | None = failure
     del failure
-    while True:
-        action = await loop.iter(call)
-        if not isinstance(action, tenacity.DoSleep):
-            # tenacity re-raises the final error itself; anything else is the result.
-            result = cast(T, action)
-            break
-        call.prepare_for_next_attempt()
-        await anyio.sleep(action)
-        try:
-            call.set_result(await attempt())
-        except Exception:
-            call.set_exception(sys.exc_info())  # type: ignore[arg-type]
+    async for attempt_state in loop:
+        with attempt_state:
+            if replay is not None:
+                replayed, replay = replay, None
+                raise replayed
+            result = await attempt()
     quota.release(state.last_retry_cost)
     return result
 

@@ -9,23 +9,24 @@ Operations hold the runtime, never the client, so imports only run one way.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 import anyio
 import attrs
 import httpx
 import sniffio
 
-from . import _endpoints, _protocol, _retry, errors
+from . import _endpoints, _protocol, _retry, _transport, errors
 from ._config import Config
 from ._ratelimit import ClientRateLimiter
 from ._token import region_from_token, scrub_bytes
-from ._transport import Exchange, exchange, fast_path_installed, make_http_client
+from ._transport import Exchange, exchange
 from ._version import __version__
 
 logger = logging.getLogger("cognito_signout")
@@ -59,73 +60,132 @@ class OperationSpec(Generic[InputT, OutputT]):
 class Runtime:
     def __init__(self, config: Config, http_client: httpx.AsyncClient | None) -> None:
         self.config = config
-        self.owns_http = http_client is None
-        # An owned client is made on first use, inside the event loop: only then do we know
-        # whether the fast (aiohttp, asyncio-only) transport can serve it.
-        self._http = http_client
-        self.quota = _retry.RetryQuota()
+        self._caller = http_client
+        # The owned transport is made on first use, inside the event loop, and made again if
+        # the client is used from another loop (its connections belong to the first one).
+        self._owned: _transport.OwnedTransport | None = None
+        self._loop: object = None
+        self._send: _transport.Send | None = None
+        # One retry quota per endpoint: a client that routes to many endpoints is, for retry
+        # purposes, many clients, so an outage (or forged tokens) at one cannot spend the
+        # retries of calls to another. Bounded: forged tokens can name many regions.
+        self.quotas: dict[str, _retry.RetryQuota] = {}
         self.rate_limiter = ClientRateLimiter()
-        # FIFO gate in front of the pool: httpcore degrades badly with many waiters inside it
-        # (performance.md), and waiting here is bounded by the operation timeout.
+        # FIFO gate in front of the transport: no transport does well with hundreds of waiters
+        # inside it (performance.md), and waiting here is bounded by the operation timeout.
         self.gate = anyio.Semaphore(config.max_connections, fast_acquire=True)
         self.user_agent = _user_agent(config.app_name)
         self.closed = False
 
     async def aclose(self) -> None:
         self.closed = True
-        if self.owns_http and self._http is not None:
-            await self._http.aclose()
+        owned, self._owned, self._send = self._owned, None, None
+        if owned is not None and self._loop is _current_loop():
+            await owned.aclose()
 
     @property
-    def http(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = make_http_client(
-                self.config.max_connections, fast=self._fast_transport()
-            )
-        return self._http
-
-    @property
-    def transport_name(self) -> str:
-        """``caller`` (a caller's http_client), ``aiohttp``, ``httpcore``, or ``unopened``."""
-        if not self.owns_http:
+    def transport_name(self) -> Literal["httpcore", "aiohttp", "caller"]:
+        """A caller's client, or a transport a test installed (testing.install_transport)
+        while it is installed, else the configured transport; known before the first call."""
+        if self._caller is not None or _transport.installed_transport() is not None:
             return "caller"
-        if self._http is None:
-            return "unopened"
-        fast = type(self._http).__module__ == "cognito_signout._aiohttp"
-        return "aiohttp" if fast else "httpcore"
+        return self.config.transport
 
-    def _fast_transport(self) -> bool:
-        choice = self.config.transport
-        if choice == "httpcore":
-            return False
-        on_asyncio = sniffio.current_async_library() == "asyncio"
-        if choice == "aiohttp":
-            if not on_asyncio:
-                raise errors.ConstructionFailure(
-                    "transport='aiohttp' needs asyncio; use 'auto' or 'httpcore' under trio"
-                )
-            if not fast_path_installed():
-                raise errors.ConstructionFailure(
-                    "transport='aiohttp' needs the fast extra: pip install 'cognito-signout[fast]'"
-                )
-            return True
-        return on_asyncio and fast_path_installed()
+    def quota(self, endpoint: str | None = None) -> _retry.RetryQuota:
+        """The retry quota of ``endpoint`` (the configured one by default)."""
+        if endpoint is None:
+            endpoint = _configured_endpoint(self.config) or next(reversed(self.quotas), "")
+        quota = self.quotas.get(endpoint)
+        if quota is None:
+            if len(self.quotas) >= 64:
+                del self.quotas[next(iter(self.quotas))]  # the oldest; it starts full again
+            quota = self.quotas[endpoint] = _retry.RetryQuota()
+        return quota
+
+    def sender(self) -> _transport.Send:
+        """How this call's requests are sent; opens the owned transport on first use."""
+        if self._caller is not None:
+            if self._caller.is_closed:
+                raise errors.DispatchFailure("the http_client given to this Client is closed")
+            return self._send or self._caller_send(self._caller)
+        installed = _transport.installed_transport()
+        if installed is not None:
+            return installed.handle_async_request
+        loop = _current_loop()
+        if self._send is None or loop is not self._loop:
+            if self._send is not None:
+                # Another event loop (a second asyncio.run, a test's fresh loop): the old
+                # connections, and any waiter on the gate, belong to the first one.
+                self.gate = anyio.Semaphore(self.config.max_connections, fast_acquire=True)
+                self.rate_limiter = ClientRateLimiter()
+            self._owned = _transport.OwnedTransport(
+                self._transport_kind(), self.config.max_connections
+            )
+            self._loop = loop
+            self._send = self._owned.handle_async_request
+        return self._send
+
+    def _caller_send(self, http: httpx.AsyncClient) -> _transport.Send:
+        async def send(request: httpx.Request) -> httpx.Response:
+            # Never follow a redirect: it would carry the token to another host. auth=None drops
+            # any auth a caller-supplied client carries: the operation is unsigned.
+            return await http.send(request, stream=True, follow_redirects=False, auth=None)
+
+        self._send = send
+        return send
+
+    def _transport_kind(self) -> _transport.Kind:
+        if self.config.transport == "httpcore":
+            return "httpcore"
+        if sniffio.current_async_library() != "asyncio":
+            raise errors.ConstructionFailure(
+                "transport='aiohttp' needs asyncio; use transport='httpcore' under trio"
+            )
+        if not _transport.aiohttp_installed():
+            raise errors.ConstructionFailure(
+                "transport='aiohttp' needs the fast extra: pip install 'cognito-signout[fast]'"
+            )
+        return "aiohttp"
 
     async def invoke(
         self,
         spec: OperationSpec[InputT, OutputT],
-        operation_input: InputT,
+        operation_input: Callable[[], InputT],
         *,
         config: Config | None = None,
         mutators: Sequence[RequestMutator] = (),
     ) -> OutputT:
-        config = config or self.config
+        """One call: validate -> endpoint -> serialize -> retry loop -> deserialize.
+
+        ``operation_input`` builds (validates) the input. Every error leaves through here with
+        its chain cleaned (see _clean): no frame in its traceback, and no exception in its
+        chain, may hold the token, and the frames below this one hold it in their locals.
+        """
+        try:
+            return await self._invoke(spec, operation_input, config or self.config, mutators)
+        except errors.SdkError as exc:
+            error = exc
+        try:
+            raise _clean(error)  # outside the except block: no implicit __context__
+        finally:
+            del error  # this frame is in the error's traceback: no cycle through it
+
+    async def _invoke(
+        self,
+        spec: OperationSpec[InputT, OutputT],
+        build: Callable[[], InputT],
+        config: Config,
+        mutators: Sequence[RequestMutator],
+    ) -> OutputT:
+        operation_input = build()
         secret = spec.secret(operation_input)
         if self.closed:
             raise errors.DispatchFailure("this Client is closed")
         url = _endpoint(config, secret)
         headers, body = _protocol.serialize(spec.name, spec.params(operation_input))
-        call = _Call(self, spec, config, url, headers, body, secret, mutators)
+        send = self.sender()
+        call = _Call(self, spec, config, url, headers, body, secret, mutators, send)
+        quota = self.quota(_origin(url))
 
         operation_timeout = config.timeout_config.operation_timeout
         # call.last_error is dropped on the way out: the error's traceback holds this call, so
@@ -136,7 +196,7 @@ class Runtime:
             # on every call, and most callers never set this.
             try:
                 return spec.deserialize(
-                    await _retry.run(call.attempt, config.retry_config, self.quota,
+                    await _retry.run(call.attempt, config.retry_config, quota,
                                      on_retry=call.log_retry)
                 )
             finally:
@@ -147,7 +207,7 @@ class Runtime:
                 result = await _retry.run(
                     call.attempt,
                     config.retry_config,
-                    self.quota,
+                    quota,
                     deadline=deadline,
                     on_retry=call.log_retry,
                 )
@@ -160,6 +220,31 @@ class Runtime:
         finally:
             call.last_error = None
         return spec.deserialize(result)
+
+
+def _clean(error: errors.SdkError) -> errors.SdkError:
+    """``error``, ready to leave the SDK: its traceback and its chain's start here.
+
+    The frames below ``Runtime.invoke`` (ours, httpx's, httpcore's, aiohttp's) hold the token,
+    the request body and the raw response in their locals, which locals-capturing reporters
+    store; an exception from a lower layer holds the request itself. So the tracebacks of the
+    SDK errors in the chain are dropped, and the chain is cut at the first exception that is
+    not the SDK's: the mapped error's text already names its type and (scrubbed) message.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.with_traceback(None)
+        nxt = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+        if not isinstance(nxt, errors.SdkError):
+            current.__cause__ = None
+            current.__context__ = None
+            current.__suppress_context__ = True
+            break
+        current.__cause__, current.__context__ = nxt, None
+        current = nxt
+    return error
 
 
 class _Call:
@@ -175,8 +260,10 @@ class _Call:
         body: bytes,
         secret: str,
         mutators: Sequence[RequestMutator],
+        send: _transport.Send,
     ) -> None:
         self.runtime = runtime
+        self.send = send
         self.spec = spec
         self.config = config
         self.url = url
@@ -243,15 +330,11 @@ class _Call:
         async with runtime.gate:
             sent_at = await limiter.acquire() if limiter is not None else 0.0
             if attempt_timeout is None:  # no scope to pay for when there is no limit
-                exchanged = await exchange(
-                    runtime.http, self.build_request(), owned=runtime.owns_http
-                )
+                exchanged = await exchange(self.send, self.build_request())
                 timed_out = False
             else:
                 with anyio.CancelScope(deadline=_deadline(attempt_timeout)) as scope:
-                    exchanged = await exchange(
-                        runtime.http, self.build_request(), owned=runtime.owns_http
-                    )
+                    exchanged = await exchange(self.send, self.build_request())
                 timed_out = scope.cancelled_caught
         if timed_out:
             raise errors.TimeoutError(
@@ -316,6 +399,29 @@ class _Call:
                 self.spec.name, self.number, getattr(error, "status_code", None),
                 getattr(error, "request_id", None), elapsed_ms, type(error).__name__,
             )
+
+
+def _current_loop() -> object:
+    """The running event loop (asyncio), or the run's token (trio)."""
+    if sniffio.current_async_library() == "trio":
+        import trio
+
+        return trio.lowlevel.current_trio_token()
+    return asyncio.get_running_loop()
+
+
+def _configured_endpoint(config: Config) -> str | None:
+    """The endpoint a config names without a token, if it names one."""
+    if config.region is None and config.endpoint_url is None:
+        return None
+    try:
+        return _origin(_endpoint(config, ""))
+    except errors.SdkError:
+        return None
+
+
+def _origin(url: httpx.URL) -> str:
+    return f"{url.scheme}://{url.netloc.decode('ascii')}"
 
 
 def _endpoint(config: Config, secret: str) -> httpx.URL:

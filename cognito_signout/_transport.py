@@ -1,4 +1,4 @@
-"""HTTP transport: the owned httpx client, one exchange with a capped body, error mapping.
+"""HTTP transport: the transport a Client owns, one exchange with a capped body, error mapping.
 
 Every lower-layer exception is mapped to the public hierarchy in :func:`_mapped`, the
 single place where httpx's errors become ours. Timeouts are always ``errors.TimeoutError``;
@@ -8,46 +8,108 @@ failed connections are ``errors.DispatchFailure``.
 from __future__ import annotations
 
 import builtins
-import functools
+import contextlib
 import importlib.util
+import sys
 import zlib
-from collections.abc import AsyncIterator
-from typing import Any, NamedTuple
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, Literal, NamedTuple
 
 import httpx
 
 from . import _protocol, errors
+from ._lanes import LaneTransport
+from ._proxies import ProxySettings
 from ._token import scrub
 
 # GlobalSignOut's answers are a few hundred bytes; anything near this is not Cognito.
 MAX_BODY_BYTES = 1 << 20
 
 
-def make_http_client(max_connections: int, *, fast: bool = False) -> httpx.AsyncClient:
-    """The client a :class:`Client` owns when the caller brings none.
+Kind = Literal["httpcore", "aiohttp"]
 
-    ``fast`` puts httpx's interface over aiohttp (the ``fast`` extra, asyncio only): the
-    request and response objects, timeouts, proxy mounts and pool limit stay httpx's, while the
-    I/O costs about a third of httpcore's (performance.md).
+
+class OwnedTransport(httpx.AsyncBaseTransport):
+    """The transport a :class:`~cognito_signout.Client` builds for itself when the caller brings
+    no ``http_client``: direct, or through the environment's proxy for the URL.
+
+    ``kind`` is what carries the requests: ``httpcore`` (httpx's own, the default:
+    :class:`~cognito_signout._lanes.LaneTransport`) or ``aiohttp``
+    (:class:`~cognito_signout._aiohttp.AiohttpTransport`, asyncio only). The environment
+    (proxies, ``SSL_CERT_FILE``) is read once, here, as httpx reads it when a client is made.
     """
-    options: dict[str, Any] = {
-        "limits": httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        ),
-        "follow_redirects": False,
-        # The SDK's gate bounds the wait for a connection (by the operation timeout); httpx's
-        # own pool timeout would fail a burst after 5 s instead of letting it queue.
-        "timeout": httpx.Timeout(None),
-    }
-    if fast:
-        from ._aiohttp import AiohttpClient
 
-        return AiohttpClient(**options)
-    return httpx.AsyncClient(**options)
+    def __init__(self, kind: Kind, max_connections: int) -> None:
+        self.kind = kind
+        self._size = max_connections
+        self._proxies = ProxySettings.from_environment()
+        self._ssl_context = httpx.create_ssl_context()
+        self._pool: Any = None  # the aiohttp session shared by the direct and proxy transports
+        self._direct = self._make(None)
+        self._via_proxy: dict[str, httpx.AsyncBaseTransport] = {}
+        # Most calls go to one or two endpoints: the route is decided once per origin.
+        self._routes: dict[tuple[bytes, bytes, int | None], httpx.AsyncBaseTransport] = {}
+
+    def _make(self, proxy: httpx.Proxy | None) -> httpx.AsyncBaseTransport:
+        if self.kind == "aiohttp" and (proxy is None or proxy.url.scheme in ("http", "https")):
+            from ._aiohttp import AiohttpTransport, Pool
+
+            if self._pool is None:
+                limits = httpx.Limits(
+                    max_connections=self._size, max_keepalive_connections=self._size
+                )
+                self._pool = Pool(self._ssl_context, limits)
+            return AiohttpTransport(self._pool, proxy=proxy)
+        # httpcore, and the proxies aiohttp cannot speak (SOCKS)
+        return LaneTransport(self._size, ssl_context=self._ssl_context, proxy=proxy)
+
+    def route(self, url: httpx.URL) -> httpx.AsyncBaseTransport:
+        key = (url.raw_scheme, url.raw_host, url.port)
+        transport = self._routes.get(key)
+        if transport is None:
+            proxy = self._proxies.proxy_for(str(url), url.host, url.port)
+            if proxy is None:
+                transport = self._direct
+            else:
+                transport = self._via_proxy.get(proxy)
+                if transport is None:
+                    transport = self._via_proxy[proxy] = self._make(httpx.Proxy(proxy))
+            if len(self._routes) >= 64:
+                self._routes.clear()
+            self._routes[key] = transport
+        return transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.route(request.url).handle_async_request(request)
+        response.request = request  # as httpx's client would: errors keep it (scrubbed)
+        return response
+
+    async def aclose(self) -> None:
+        for transport in (self._direct, *self._via_proxy.values()):
+            await transport.aclose()
 
 
-@functools.cache
-def fast_path_installed() -> bool:
+_installed: list[httpx.AsyncBaseTransport] = []
+
+
+@contextlib.contextmanager
+def install_transport(transport: httpx.AsyncBaseTransport) -> Iterator[None]:
+    """Make every Client created in the block, without an ``http_client`` of its own, send
+    through ``transport`` (public as ``cognito_signout.testing.install_transport``)."""
+    if not isinstance(transport, httpx.AsyncBaseTransport):
+        raise errors.ConstructionFailure("install_transport needs an httpx.AsyncBaseTransport")
+    _installed.append(transport)
+    try:
+        yield
+    finally:
+        _installed.remove(transport)
+
+
+def installed_transport() -> httpx.AsyncBaseTransport | None:
+    return _installed[-1] if _installed else None
+
+
+def aiohttp_installed() -> bool:
     """Whether the ``fast`` extra (aiohttp) is importable."""
     return importlib.util.find_spec("aiohttp") is not None
 
@@ -59,40 +121,39 @@ class Exchange(NamedTuple):
     body: bytes
 
 
-async def exchange(http: httpx.AsyncClient, request: httpx.Request, *, owned: bool) -> Exchange:
+Send = Callable[[httpx.Request], Awaitable[httpx.Response]]
+
+
+async def exchange(send: Send, request: httpx.Request) -> Exchange:
     """Send ``request`` and read the whole response body, never more than MAX_BODY_BYTES.
 
-    On a client we own, the request goes straight to the transport httpx would pick for the URL
-    (proxy mounts included): the client layer's auth, redirect, cookie and event-hook machinery
-    has nothing to do for us and costs about a tenth of a call. A caller's client is used as
-    given, through ``send``.
+    ``send`` is the owned transport's ``handle_async_request``, or a caller's client's ``send``
+    (``Runtime`` picks it once). Errors are mapped to the public hierarchy and raised outside
+    the ``except`` block, with no chained cause: the lower layers' exceptions hold the request
+    (the token in its body) and their frames hold it in their locals, which locals-capturing
+    error reporters store. The cause's type and message, scrubbed, are in the error's text.
     """
     # try/except rather than a mapping context manager: two context managers per call cost
     # more than the rest of this function.
+    mapped: errors.SdkError | None = None
     try:
-        if owned:
-            response = await http._transport_for_url(request.url).handle_async_request(request)
-            response.request = request
-        else:
-            # Never follow a redirect: it would carry the token to another host. auth=None drops
-            # any auth a caller-supplied client carries: GlobalSignOut is unsigned.
-            response = await http.send(request, stream=True, follow_redirects=False, auth=None)
+        response = await send(request)
     except Exception as exc:
         mapped = _mapped(exc)
         if mapped is None:
             raise
-        raise mapped from exc
+    if mapped is not None:
+        raise mapped
     try:
         body = await _read_capped(response)
     except Exception as exc:
-        if isinstance(exc, httpx.RequestError):
-            exc.request = request  # as aiter_raw() would have (see _raw_chunks)
         mapped = _mapped(exc, response)
         if mapped is None:
             raise
-        raise mapped from exc
     finally:
         await response.aclose()
+    if mapped is not None:
+        raise mapped
     return Exchange(response, body)
 
 
@@ -143,17 +204,16 @@ async def _read_capped(response: httpx.Response) -> bytes:
 
 
 def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
-    """``response.aiter_raw()`` for the usual unread stream, without the per-call async
-    generator, chunker and context manager it wraps around the transport's stream (a tenth of
-    the SDK's own time per call). exchange() closes the response; the transports we use raise
-    httpx's exceptions with the request attached."""
+    """The response's raw (undecoded) body, straight from its stream.
+
+    ``response.aiter_raw()`` wraps the stream in an async generator, a chunker and a context
+    manager (a tenth of the SDK's own time per call) and marks the response consumed; the SDK
+    reads each response exactly once and closes it in exchange(), so it iterates the stream.
+    """
     stream = response.stream
-    if response.is_stream_consumed or response.is_closed or not isinstance(
-        stream, httpx.AsyncByteStream
-    ):
-        return response.aiter_raw()  # raises what httpx raises for these
-    response.is_stream_consumed = True
-    return stream.__aiter__()
+    if isinstance(stream, httpx.AsyncByteStream):
+        return stream.__aiter__()
+    return response.aiter_raw()  # raises what httpx raises for a sync stream
 
 
 def _response_error(response: httpx.Response, message: str) -> errors.ResponseError:
@@ -194,13 +254,17 @@ def _mapped(exc: Exception, response: httpx.Response | None = None) -> errors.Sd
         return errors.DispatchFailure(
             f"the request could not be sent: {type(exc).__name__}: {_safe(exc)}"
         )
-    if type(exc).__module__.startswith("aiohttp"):
+    if _is_aiohttp_error(exc):  # a caller's httpx-aiohttp client can let these through
         return errors.DispatchFailure(
             f"the request could not be sent: {type(exc).__name__}: {_safe(exc)}"
         )
-    if isinstance(exc, RuntimeError) and "client has been closed" in str(exc):
-        return errors.DispatchFailure("the HTTP client is closed")
     return None
+
+
+def _is_aiohttp_error(exc: BaseException | None) -> bool:
+    # Only a process that imported aiohttp can have raised its errors; never import it here.
+    aiohttp = sys.modules.get("aiohttp")
+    return aiohttp is not None and isinstance(exc, aiohttp.ClientError)
 
 
 _TIMEOUT_TEXT: dict[errors.TimeoutKind, str] = {
@@ -216,11 +280,7 @@ def _timeout_kind(exc: BaseException) -> errors.TimeoutKind | None:
     right httpx exceptions (a refused connection is a ConnectError, not a ConnectTimeout)."""
     if isinstance(exc, httpx.ConnectTimeout):
         cause = exc.__cause__
-        if (
-            cause is not None
-            and type(cause).__module__.startswith("aiohttp")
-            and not isinstance(cause, builtins.TimeoutError)
-        ):
+        if _is_aiohttp_error(cause) and not isinstance(cause, builtins.TimeoutError):
             # A caller's httpx-aiohttp client calls every aiohttp connection error (refused,
             # reset) a ConnectTimeout; the chained aiohttp exception says what happened.
             return None
@@ -237,6 +297,7 @@ def _timeout_kind(exc: BaseException) -> errors.TimeoutKind | None:
 
 
 def _safe(exc: BaseException) -> str:
-    # httpx's messages name hosts and errno texts, never request bodies; keep them short anyway.
-    return str(exc)[:200]
+    # httpx's messages name hosts and errno texts, never request bodies; keep them short, and
+    # scrub anything token-shaped in case a lower layer quoted what it was sending.
+    return scrub(str(exc)[:200], None)
 

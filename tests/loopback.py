@@ -22,9 +22,9 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from types import TracebackType
+from typing import Any
 
 import attrs
-import httpx
 import pytest
 
 HOST = "127.0.0.1"
@@ -562,20 +562,33 @@ def clear_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def pool_connections(http: httpx.AsyncClient) -> tuple[int, int]:
-    """(busy, idle) connections of ``http``'s pool, whichever transport is under it: httpcore's
-    pool, or aiohttp's connector behind the ``fast`` extra. Busy counts requests waiting inside
-    the pool too: after a cancellation both must drain."""
-    transport: object = http._transport
-    pool = getattr(transport, "_pool", None)
-    if pool is not None:
-        idle = sum(1 for c in pool.connections if c.is_idle())
-        busy = sum(1 for c in pool.connections if not (c.is_idle() or c.is_closed()))
-        return busy + len(pool._requests), idle
-    # cognito_signout._aiohttp keeps its session in ``pool``; httpx-aiohttp in ``client``
-    aiohttp_pool = getattr(transport, "pool", None)
-    session = getattr(aiohttp_pool or transport, "session" if aiohttp_pool else "client", None)
-    if session is None or callable(session):
-        return 0, 0  # no aiohttp session created yet: nothing was ever connected
-    connector = session.connector
-    return len(connector._acquired), sum(len(c) for c in connector._conns.values())
+def pool_connections(client: Any) -> tuple[int, int]:
+    """(busy, idle) connections of a Client's transport, whichever it is: the httpcore lanes,
+    aiohttp's connector, or a caller's httpx client. Busy counts requests waiting inside a pool
+    too: after a cancellation both must drain. Test-only: it reads private state."""
+    from cognito_signout._aiohttp import AiohttpTransport
+    from cognito_signout._lanes import LaneTransport
+
+    runtime = client._runtime
+    if runtime._caller is not None:
+        return _httpcore_pool(runtime._caller._transport._pool)
+    owned = runtime._owned
+    if owned is None:
+        return 0, 0  # nothing was ever sent
+    busy = idle = 0
+    for transport in (owned._direct, *owned._via_proxy.values()):
+        if isinstance(transport, LaneTransport):
+            for lane in transport._all:
+                b, i = _httpcore_pool(lane._pool)
+                busy, idle = busy + b, idle + i
+        elif isinstance(transport, AiohttpTransport) and transport.pool.session is not None:
+            connector: Any = transport.pool.session.connector
+            busy += len(connector._acquired)
+            idle += sum(len(c) for c in connector._conns.values())
+    return busy, idle
+
+
+def _httpcore_pool(pool: Any) -> tuple[int, int]:
+    idle = sum(1 for c in pool.connections if c.is_idle())
+    busy = sum(1 for c in pool.connections if not (c.is_idle() or c.is_closed()))
+    return busy + len(pool._requests), idle

@@ -48,7 +48,7 @@ async def _assert_nothing_leaked(client: Client, server: loopback.LoopbackServer
     runtime = client._runtime
 
     def settled() -> bool:
-        busy, idle = loopback.pool_connections(runtime.http)
+        busy, idle = loopback.pool_connections(client)
         return busy == 0 and server.open_connections == idle
 
     # no connection in use or request waiting in the pool, and the server sees every

@@ -97,7 +97,7 @@ def test_invalid_regions(region: str) -> None:
 
 @pytest.fixture
 def wire() -> Iterator[respx.MockRouter]:
-    with respx.mock(using="httpx", assert_all_called=False) as router:
+    with respx.mock(assert_all_called=False) as router:
         yield router
 
 

@@ -25,7 +25,7 @@ MODELED = [
 
 @pytest.fixture
 def wire() -> Iterator[respx.MockRouter]:
-    with respx.mock(using="httpx", assert_all_called=False) as router:
+    with respx.mock(assert_all_called=False) as router:
         yield router
 
 

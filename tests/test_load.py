@@ -86,6 +86,6 @@ async def test_the_pool_limit_is_configurable() -> None:
         config = Config(region="us-east-1", endpoint_url=server.url, max_connections=3)
         async with Client(config) as client:
             await _burst(client, 30)
-            busy, idle = loopback.pool_connections(client._runtime.http)
+            busy, idle = loopback.pool_connections(client)
             assert (busy, idle) == (0, 3)
         assert server.max_open_connections == 3

@@ -23,7 +23,7 @@ OTHER = make_token("us-east-1")  # a token that is not the one sent
 
 @pytest.fixture
 def wire() -> Iterator[respx.MockRouter]:
-    with respx.mock(using="httpx", assert_all_called=False) as router:
+    with respx.mock(assert_all_called=False) as router:
         yield router
 
 

@@ -20,7 +20,7 @@ URL = "https://cognito-idp.eu-west-1.amazonaws.com/"
 
 @pytest.fixture
 def wire() -> Iterator[respx.MockRouter]:
-    with respx.mock(using="httpx") as router:
+    with respx.mock() as router:
         yield router
 
 

@@ -20,7 +20,7 @@ import pytest
 import respx
 
 from cognito_signout import Client, Config, RetryConfig, errors, is_testing
-from cognito_signout.testing import EXPIRED, INVALID, REVOKED, FakeCognito
+from cognito_signout.testing import EXPIRED, INVALID, REVOKED, FakeCognito, install_transport
 
 from .tokens import make_token
 
@@ -332,30 +332,53 @@ async def test_fixture_reaches_clients_created_by_the_code_under_test(
 
 
 def test_patch_is_undone_and_leaves_explicit_http_clients_alone() -> None:
-    from cognito_signout import _runtime
-
-    def factory() -> object:
-        return vars(_runtime)["make_http_client"]
-
-    original = factory()
     patched, other = FakeCognito(), FakeCognito()
 
     async def scenario() -> None:
+        # A client made before the block is routed too, while the block lasts: every client
+        # reads the installed transport on each call.
+        before = Client(Config(region="us-east-1", endpoint_url="http://127.0.0.1:9"))
         with patched.patch():
-            assert factory() is not original
+            assert before.transport == "caller"
             async with other.client() as explicit, Client(Config(region="us-east-1")) as implicit:
                 await sign_out(explicit, "a")
                 await sign_out(implicit, "b")
+                await sign_out(before, "c")
+        assert str(before.transport) == "httpcore"
+        with pytest.raises(errors.DispatchFailure):  # port 9: nothing listens, nothing faked
+            await before.global_sign_out().access_token("d").customize().config_override(
+                retry_config=RetryConfig.disabled()
+            ).send()
+        await before.aclose()
 
     anyio.run(scenario)
-    assert factory() is original
     assert [c.access_token for c in other.calls] == ["a"]
-    assert [c.access_token for c in patched.calls] == ["b"]
+    assert [c.access_token for c in patched.calls] == ["b", "c"]
+
+
+def test_install_transport_takes_any_httpx_transport() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["x-amz-target"])
+        return httpx.Response(200, json={}, headers={"x-amzn-requestid": "mock-1"})
+
+    async def scenario() -> str | None:
+        with install_transport(httpx.MockTransport(handler)):
+            async with Client(Config(region="eu-west-1", transport="aiohttp")) as client:
+                assert client.transport == "caller"
+                out = await client.global_sign_out().access_token("tok").send()
+        return out.request_id
+
+    assert anyio.run(scenario) == "mock-1"
+    assert seen == ["AWSCognitoIdentityProviderService.GlobalSignOut"]
+    with pytest.raises(errors.ConstructionFailure), install_transport(object()):  # type: ignore[arg-type]
+        pass
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
 async def test_patch_replaces_the_fast_aiohttp_transport_too(cognito_fake: FakeCognito) -> None:
-    """respx cannot see the aiohttp fast path; the fake replaces the SDK's HTTP client itself."""
+    """respx cannot see the aiohttp transport; the fake is installed above any transport."""
     async with Client(Config(region="eu-west-1", transport="aiohttp")) as client:
         await sign_out(client, "tok")
     assert cognito_fake.signed_out("tok")

@@ -15,7 +15,7 @@ from .tokens import TOKEN, make_token
 
 @pytest.fixture
 def wire() -> Iterator[respx.MockRouter]:
-    with respx.mock(using="httpx", assert_all_called=False) as router:
+    with respx.mock(assert_all_called=False) as router:
         yield router
 
 

@@ -21,7 +21,7 @@ URL = "https://cognito-idp.eu-west-1.amazonaws.com/"
 
 @pytest.fixture
 def wire() -> Iterator[respx.MockRouter]:
-    with respx.mock(using="httpx", assert_all_mocked=True) as router:
+    with respx.mock(assert_all_mocked=True) as router:
         yield router
 
 

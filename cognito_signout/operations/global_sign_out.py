@@ -126,7 +126,7 @@ class GlobalSignOutFluentBuilder:
         Raises a subclass of :class:`errors.SdkError`; nothing is sent if the input or the
         configuration is invalid.
         """
-        return await self._runtime.invoke(SPEC, self._input.build())
+        return await self._runtime.invoke(SPEC, self._input.build)
 
 
 def _no_override_of_unknown_fields(overrides: Mapping[str, Any]) -> None:
@@ -163,10 +163,9 @@ class CustomizableOperation:
         return attrs.evolve(self, overrides=(*self._overrides, *fields.items()))
 
     async def send(self) -> GlobalSignOutOutput:
-        operation_input = self._input.build()
         config = self._runtime.config
         if self._overrides:
             config = attrs.evolve(config, **dict(self._overrides))
         return await self._runtime.invoke(
-            SPEC, operation_input, config=config, mutators=self._mutators
+            SPEC, self._input.build, config=config, mutators=self._mutators
         )

@@ -10,9 +10,13 @@
 
 With pytest, the ``cognito_fake`` fixture (installed with the package) gives a fresh
 :class:`FakeCognito` with instant retries, and routes every ``Client`` your code creates during
-the test to it. Nothing here is imported by ``import cognito_signout``.
+the test to it. Any other ``httpx.AsyncBaseTransport`` (an ``httpx.MockTransport``, say) plugs
+in the same way: ``with install_transport(transport): ...`` makes every ``Client`` created
+without its own ``http_client`` send through it, whatever transport it is configured with.
+Nothing here is imported by ``import cognito_signout``.
 """
 
+from .._transport import install_transport
 from ._fake import EXPIRED, INVALID, REVOKED, FakeCognito, RecordedCall
 
-__all__ = ["EXPIRED", "INVALID", "REVOKED", "FakeCognito", "RecordedCall"]
+__all__ = ["EXPIRED", "INVALID", "REVOKED", "FakeCognito", "RecordedCall", "install_transport"]

@@ -28,6 +28,7 @@ import attrs
 import httpx
 
 from .._token import REDACTED
+from .._transport import install_transport
 
 if TYPE_CHECKING:
     from .._client import Client
@@ -331,25 +332,12 @@ class FakeCognito(httpx.AsyncBaseTransport):
         """Route every ``Client`` without its own ``http_client`` here, inside the block.
 
         This reaches code that builds its own client, such as ``CognitoSignOut``'s lifespan or
-        the CLI, whichever transport (httpcore or the aiohttp fast path) it would have picked:
-        the SDK opens its HTTP client on a client's first request, and inside the block that
-        HTTP client is the fake. Clients given an ``http_client`` are left as they are.
+        the CLI, whichever transport (httpcore or aiohttp) it is configured with: it is
+        :func:`cognito_signout.testing.install_transport` with the fake, which every client
+        reads on each call. Clients given an ``http_client`` are left as they are.
         """
-        from .. import _runtime
-
-        factory_name = "make_http_client"
-        original = getattr(_runtime, factory_name, None)
-        if original is None:  # pragma: no cover - guards against an internal rename
-            raise RuntimeError("cognito_signout._runtime has no make_http_client to patch")
-
-        def make_http_client(*args: Any, **kwargs: Any) -> httpx.AsyncClient:
-            return httpx.AsyncClient(transport=self)
-
-        setattr(_runtime, factory_name, make_http_client)
-        try:
+        with install_transport(self):
             yield self
-        finally:
-            setattr(_runtime, factory_name, original)
 
     # -- the wire -----------------------------------------------------------------------------
 
