@@ -22,7 +22,7 @@ import attrs
 import httpx
 import sniffio
 
-from . import _endpoints, _protocol, _retry, _transport, errors
+from . import _endpoints, _logscrub, _protocol, _retry, _transport, errors
 from ._config import Config
 from ._ratelimit import ClientRateLimiter
 from ._token import region_from_token, scrub_bytes
@@ -76,6 +76,7 @@ class Runtime:
         self.gate = anyio.Semaphore(config.max_connections, fast_acquire=True)
         self.user_agent = _user_agent(config.app_name)
         self.closed = False
+        _logscrub.install()
 
     async def aclose(self) -> None:
         self.closed = True
@@ -177,48 +178,42 @@ class Runtime:
         config: Config,
         mutators: Sequence[RequestMutator],
     ) -> OutputT:
-        operation_input = build()
+        operation_input = build()  # validate
         secret = spec.secret(operation_input)
         if self.closed:
             raise errors.DispatchFailure("this Client is closed")
-        url = _endpoint(config, secret)
+        url = _endpoint(config, secret)  # endpoint
         headers, body = _protocol.serialize(spec.name, spec.params(operation_input))
-        send = self.sender()
-        call = _Call(self, spec, config, url, headers, body, secret, mutators, send)
+        call = _Call(self, spec, config, url, headers, body, secret, mutators, self.sender())
         quota = self.quota(_origin(url))
-
         operation_timeout = config.timeout_config.operation_timeout
-        # call.last_error is dropped on the way out: the error's traceback holds this call, so
-        # keeping it would make every failed call a reference cycle for the garbage collector
-        # (71 objects a call, which made the error path markedly dearer than success).
-        if operation_timeout is None:
-            # No scope at all when there is no limit: a cancel scope costs a few microseconds
-            # on every call, and most callers never set this.
-            try:
-                return spec.deserialize(
-                    await _retry.run(call.attempt, config.retry_config, quota,
-                                     on_retry=call.log_retry)
-                )
-            finally:
-                call.last_error = None
-        deadline = _deadline(operation_timeout)
-        try:
-            with anyio.CancelScope(deadline=deadline) as scope:
+        # httpx's, httpcore's and aiohttp's own log records are scrubbed of it (_logscrub.py)
+        scrubbing = _logscrub.secrets.set((secret,))
+        try:  # the retry loop: send -> classify, until success or the policy gives up
+            if operation_timeout is None:
+                # No scope at all when there is no limit: a cancel scope costs a few
+                # microseconds on every call, and most callers never set this.
                 result = await _retry.run(
-                    call.attempt,
-                    config.retry_config,
-                    quota,
-                    deadline=deadline,
-                    on_retry=call.log_retry,
+                    call.attempt, config.retry_config, quota, on_retry=call.log_retry
                 )
-            if scope.cancelled_caught:
-                raise errors.TimeoutError(
-                    f"operation timeout: {spec.name} did not finish within "
-                    f"{config.timeout_config.operation_timeout} s",
-                    kind="operation",
-                ) from call.last_error
+            else:
+                deadline = _deadline(operation_timeout)
+                with anyio.CancelScope(deadline=deadline) as scope:
+                    result = await _retry.run(
+                        call.attempt, config.retry_config, quota, deadline=deadline,
+                        on_retry=call.log_retry,
+                    )
+                if scope.cancelled_caught:
+                    raise errors.TimeoutError(
+                        f"operation timeout: {spec.name} did not finish within "
+                        f"{operation_timeout} s",
+                        kind="operation",
+                    ) from call.last_error
         finally:
+            # The error's traceback holds this call: keeping last_error would make every
+            # failed call a reference cycle for the garbage collector.
             call.last_error = None
+            _logscrub.secrets.reset(scrubbing)
         return spec.deserialize(result)
 
 
@@ -361,7 +356,10 @@ class _Call:
             except errors.ResponseError as exc:
                 exc.response = _protocol.scrubbed_response(response, body, self.secret)
                 raise
-            return CallResult(response, body, _protocol.request_id(response.headers), self.number)
+            request_id = _protocol.request_id(response.headers)
+            if request_id is not None and not request_id.isprintable():
+                request_id = errors._printable(request_id)  # an ESC must not reach a terminal
+            return CallResult(response, body, request_id, self.number)
         kept = _protocol.scrubbed_response(response, body, self.secret)
         raise _protocol.error_for(
             kept, body, token=self.secret, table=self.spec.errors, headers=response.headers
