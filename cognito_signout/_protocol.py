@@ -13,12 +13,19 @@ from typing import Any, NamedTuple
 import httpx
 
 from . import errors
-from ._token import scrub, scrub_bytes
+from ._token import Scrubber, scrub
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "AWSCognitoIdentityProviderService"
 _MAX_CODE_CHARS = 256
 _MAX_MESSAGE_CHARS = 4096
+_MAX_CONTENT_TYPE_CHARS = 100
+# How much of a body is parsed, scrubbed and kept. Cognito's answers are a few hundred bytes;
+# the transport admits up to 1 MiB, and all of it is the server's to fill. Parsing 1 MiB of
+# JSON took 40-60 ms (a list of small numbers, an object of many keys), scrubbing it 20-35 ms,
+# all on the event loop; 64 KiB bounds each to a few milliseconds. A longer error body is kept
+# as a scrubbed prefix with a marker; a longer 2xx body is no confirmation of anything.
+MAX_PARSED_BYTES = 64 * 1024
 
 
 def serialize(operation: str, params: Mapping[str, Any]) -> tuple[dict[str, str], bytes]:
@@ -35,28 +42,40 @@ def serialize(operation: str, params: Mapping[str, Any]) -> tuple[dict[str, str]
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 
-def request_id(headers: httpx.Headers) -> str | None:
-    return headers.get("x-amzn-requestid") or headers.get("x-amz-request-id") or None
+def request_id(headers: httpx.Headers, *, token: str | None = None) -> str | None:
+    """The response's request id, scrubbed of ``token`` (a server may echo part of it there)
+    and of anything JWT-shaped."""
+    found: str | None = headers.get("x-amzn-requestid") or headers.get("x-amz-request-id")
+    if not found:
+        return None
+    if token is None and "." not in found:
+        return found  # a request id as Cognito sends it: nothing to scrub, on every success
+    return scrub(found, token)
 
 
-def check_success(response: httpx.Response, body: bytes) -> None:
+def check_success(response: httpx.Response, body: bytes, *, token: str | None = None) -> None:
     """A 2xx is a confirmed success only if its body is empty or a JSON object.
 
     A captive portal or proxy can answer 200 with an HTML page; that must never be taken for a
-    completed sign-out.
+    completed sign-out. ``token`` is scrubbed from the header value the error quotes.
     """
     if body == b"{}" or not body.strip():  # Cognito's success answer, without a JSON parse
         return
-    parsed = _json_or_none(body)
-    if not isinstance(parsed, dict):
-        raise errors.ResponseError(
-            f"HTTP {response.status_code} response is not a JSON object "
-            f"(content-type {response.headers.get('content-type', 'missing')!r}); "
-            f"the operation cannot be confirmed",
-            status_code=response.status_code,
-            request_id=request_id(response.headers),
-            response=response,
-        )
+    if len(body) > MAX_PARSED_BYTES:
+        problem = f"body of {len(body)} bytes is too large to be a sign-out confirmation"
+    elif isinstance(_json_or_none(body), dict):
+        return
+    else:
+        problem = "is not a JSON object"
+    content_type = response.headers.get("content-type", "missing")
+    described = repr(scrub(content_type, token)[:_MAX_CONTENT_TYPE_CHARS])
+    raise errors.ResponseError(
+        f"HTTP {response.status_code} response {problem} "
+        f"(content-type {described}); the operation cannot be confirmed",
+        status_code=response.status_code,
+        request_id=request_id(response.headers, token=token),
+        response=response,
+    )
 
 
 class ErrorFields(NamedTuple):
@@ -69,24 +88,29 @@ def parse_error(headers: httpx.Headers, body: bytes, *, token: str | None) -> Er
     """Code, message and reason code of an error response, by the union of the SDKs' rules.
 
     The code comes from ``x-amzn-errortype``, else the body's ``code``, else ``__type``; it is cut
-    at the first ``:`` and after the last ``#``. Messages are scrubbed of the token.
+    at the first ``:`` and after the last ``#``. Every field is scrubbed of the token (its
+    decoded value: JSON escapes cannot hide it) before it is cut to length, so a cut cannot
+    leave part of a token behind. A body over :data:`MAX_PARSED_BYTES` is not parsed.
     """
     document = _json_or_none(body)
     fields: dict[str, Any] = document if isinstance(document, dict) else {}
+    clean = Scrubber(token)
 
     raw_code = headers.get("x-amzn-errortype") or _str(fields.get("code")) or _str(
         fields.get("__type")
     )
-    code = _clean_code(raw_code) if raw_code else None
+    code = _clean_code(clean.text(raw_code)) if raw_code else None
 
     message = None
     for key in ("message", "Message", "errorMessage"):
         value = _str(fields.get(key))
         if value is not None:
-            message = scrub(value[:_MAX_MESSAGE_CHARS], token)
+            message = clean.text(value)[:_MAX_MESSAGE_CHARS]
             break
     reason = _str(fields.get("reasonCode"))
-    return ErrorFields(code=code, message=message, reason_code=reason and reason[:256])
+    return ErrorFields(
+        code=code, message=message, reason_code=reason and clean.text(reason)[:256]
+    )
 
 
 def error_for(
@@ -114,7 +138,7 @@ def error_for(
         "code": parsed.code,
         "message": message,
         "status_code": response.status_code,
-        "request_id": request_id(headers),
+        "request_id": request_id(headers, token=token),
         "response": response,
     }
     if issubclass(cls, errors.InvalidParameterException):
@@ -128,26 +152,27 @@ def scrubbed_response(response: httpx.Response, body: bytes, token: str | None) 
     Errors keep the response for debugging; without this, ``exc.response.request.content`` and
     an emulator's echo in ``exc.response.text`` would both carry the credential.
     """
-    # Built from ready streams and header lists, the copies are what ``content=`` would make
-    # (the request keeps its headers, the response gets a Content-Length for its new body)
-    # without httpx preparing and re-normalising every header: on the error path this copy
-    # was the dearest step of a call.
+    # Public httpx API only. Built from ready streams and read, the copies are what content=
+    # would make, without httpx preparing and normalising every header again (content= cost
+    # about 10 us more per error). The request keeps its headers, with the length of its
+    # scrubbed body; the response gets a Content-Length for its new body.
+    clean = Scrubber(token)
     request = response.request
+    sent = request.content
+    kept_request = clean.raw(sent) if token else sent
     redacted_request = httpx.Request(
-        request.method,
-        request.url,
-        headers=request.headers,
-        stream=httpx.ByteStream(
-            scrub_bytes(request.content, token) if token else request.content
-        ),
+        request.method, request.url, headers=request.headers,
+        stream=httpx.ByteStream(kept_request),
     )
+    if len(kept_request) != len(sent) and "content-length" in redacted_request.headers:
+        redacted_request.headers["Content-Length"] = str(len(kept_request))
     redacted_request.read()
-    content = scrub_bytes(body, token)
+    content = clean.body(body, limit=MAX_PARSED_BYTES)
     headers = []
     for name, value in response.headers.raw:
         key = name.lower()  # lower-case names, as multi_items() gave them
         if key not in (b"content-encoding", b"content-length", b"transfer-encoding"):
-            headers.append((key, value))
+            headers.append((key, clean.raw(value)))
     if content:
         headers.append((b"Content-Length", str(len(content)).encode("ascii")))
     copy = httpx.Response(
@@ -157,12 +182,7 @@ def scrubbed_response(response: httpx.Response, body: bytes, token: str | None) 
         request=redacted_request,
         extensions={k: v for k, v in response.extensions.items() if k == "http_version"},
     )
-    # What copy.read() leaves behind, set directly: its run through httpx's decoder and
-    # chunker machinery for a body already in hand cost 10 us, twice the rest of the copy.
-    # tests/test_redaction.py and test_errors read the kept response's content and text.
-    copy._content = content
-    copy.is_stream_consumed = True
-    copy.is_closed = True
+    copy.read()  # the public way to a response whose .content, .text and .json() work
     return copy
 
 
@@ -176,7 +196,7 @@ def _str(value: object) -> str | None:
 
 
 def _json_or_none(body: bytes) -> object:
-    if not body:
+    if not body or len(body) > MAX_PARSED_BYTES:
         return None
     try:
         return json.loads(body)
