@@ -3,8 +3,10 @@
 A contender is an async context manager factory: given the :class:`Settings` it opens its client
 and yields a :class:`Caller`, whose ``call(token)`` does one GlobalSignOut and returns the request
 id (or ``""`` when the library does not expose it). On the error path ``call`` raises one of
-``Caller.error_types``. A contender that cannot run here raises :class:`Unavailable` with the
-reason, so the harness records it instead of crashing.
+``Caller.error_types``; ``Caller.info`` holds facts about the opened client that the results
+record (the SDK's ``Client.transport``, whether aiohttp was importable). A contender that cannot
+run here raises :class:`Unavailable` with the reason, so the harness records it instead of
+crashing.
 
 Imports happen inside the factories: the harness must run whatever subset is installed, and the
 SDK is being written at the same time as this benchmark.
@@ -12,14 +14,19 @@ SDK is being written at the same time as this benchmark.
 
 from __future__ import annotations
 
-import inspect
+import importlib
 import json
 import platform
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+    import cognito_signout
 
 TARGET = "AWSCognitoIdentityProviderService.GlobalSignOut"
 CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -38,13 +45,7 @@ HTTP_TIMEOUT = 60.0
 class Settings:
     url: str
     pool: int = 1  # connections per client; the harness sets it to the concurrency served
-    # How the SDK contenders choose their transport: Config(..., transport="httpcore"|"aiohttp")
-    # as the SDK has it now; "client" puts the keyword on Client(config, ...) instead, and
-    # "auto" takes whichever of the two accepts it. run.py has a flag for each of these.
-    sdk_transport_kw: str = "transport"
-    sdk_transport_in: str = "auto"
-    sdk_default_value: str = "httpcore"
-    sdk_fast_value: str = "aiohttp"
+    # Extra Config(...) keywords for every SDK contender (run.py --sdk-config-json).
     sdk_config: dict[str, Any] = field(default_factory=dict)
     # A Config keyword that receives `pool` (e.g. "max_connections"); None keeps the SDK's own
     # default, which is what a user gets.
@@ -74,6 +75,8 @@ class RawServiceError(Exception):
 class Caller:
     call: Callable[[str], Awaitable[str]]
     error_types: tuple[type[BaseException], ...]
+    # Facts about the opened client that the results record (e.g. the SDK's transport).
+    info: Mapping[str, Any] = field(default_factory=dict)
 
 
 Factory = Callable[[Settings], AbstractAsyncContextManager[Caller]]
@@ -106,11 +109,17 @@ def check_raw(status: int, body: bytes, request_id: str | None, error_type: str 
 
 @asynccontextmanager
 async def httpx_raw(settings: Settings) -> AsyncIterator[Caller]:
+    async with httpx_client(settings.pool) as client:
+        yield Caller(_httpx_call(client, settings.url), (RawServiceError,))
+
+
+def httpx_client(pool: int) -> httpx.AsyncClient:
+    """A plain httpx.AsyncClient with a pool of ``pool``: raw httpx's, and the one the
+    ``sdk_caller`` contender hands the SDK, so the two differ only by the SDK on top."""
     import httpx
 
-    limits = httpx.Limits(max_connections=settings.pool, max_keepalive_connections=settings.pool)
-    async with httpx.AsyncClient(limits=limits, timeout=HTTP_TIMEOUT) as client:
-        yield Caller(_httpx_call(client, settings.url), (RawServiceError,))
+    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+    return httpx.AsyncClient(limits=limits, timeout=HTTP_TIMEOUT)
 
 
 @asynccontextmanager
@@ -226,63 +235,73 @@ async def capo(settings: Settings) -> AsyncIterator[Caller]:
         yield Caller(call, (NotAuthorizedException,))
 
 
-def sdk_keywords(
-    settings: Settings, which: str, client_cls: Any, config_cls: Any
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The keywords for Client(...) and Config(...) that pick the transport ``which``
-    ("default", "fast" or "auto" for none), or Unavailable if the SDK has no such switch yet."""
+# The SDK contenders of issue 8, by what the caller passes:
+#   caller:  Client(config, http_client=<a plain httpx.AsyncClient sized like httpx_raw's>)
+#   default: Config(region, endpoint_url) and nothing else: what a user gets (httpcore)
+#   fast:    Config(..., transport="aiohttp")
+SDK_KINDS = ("caller", "default", "fast")
+# What Client.transport must report for each (the harness records it, report.py checks it).
+SDK_EXPECTED_TRANSPORT = {"caller": "caller", "default": "httpcore", "fast": "aiohttp"}
+
+
+def sdk_config_keywords(settings: Settings, which: str) -> dict[str, Any]:
+    """Config(...) keywords besides region and endpoint_url for the SDK contender ``which``."""
     config_kw: dict[str, Any] = dict(settings.sdk_config)
     if settings.sdk_pool_kw:
         config_kw[settings.sdk_pool_kw] = settings.pool
-    client_kw: dict[str, Any] = {}
-    if which == "auto":
-        return client_kw, config_kw
-    kw, where = settings.sdk_transport_kw, settings.sdk_transport_in
-    if where == "auto":
-        where = next(
-            (w for w, c in (("client", client_cls), ("config", config_cls)) if _takes(c, kw)), ""
-        )
-    elif not _takes(client_cls if where == "client" else config_cls, kw):
-        where = ""
-    if not where:
-        raise Unavailable(f"neither Client() nor Config() has a {kw!r} keyword for the transport")
-    value = settings.sdk_default_value if which == "default" else settings.sdk_fast_value
-    (client_kw if where == "client" else config_kw)[kw] = value
-    return client_kw, config_kw
+    if which == "fast":
+        config_kw["transport"] = "aiohttp"
+    return config_kw
 
 
-def _takes(cls: Any, kw: str) -> bool:
-    params = inspect.signature(cls).parameters
-    return kw in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+def sdk_client(
+    settings: Settings, which: str, http_client: httpx.AsyncClient | None = None
+) -> cognito_signout.Client:
+    """An unopened cognito_signout.Client for ``which``, or Unavailable saying why not."""
+    try:
+        from cognito_signout import Client, Config
+    except ImportError as exc:
+        raise Unavailable(f"SDK not importable: {exc}") from exc
+    config_kw = sdk_config_keywords(settings, which)
+    client_kw = {} if http_client is None else {"http_client": http_client}
+    try:
+        config = Config(region=REGION, endpoint_url=settings.url, **config_kw)
+        return Client(config, **client_kw)
+    except Exception as exc:  # the SDK's own ConstructionFailure included
+        shown = {**client_kw, "http_client": "httpx.AsyncClient"} if client_kw else {}
+        raise Unavailable(f"Client(Config(**{config_kw}), **{shown}) failed: {exc!r}") from exc
+
+
+def aiohttp_presence() -> dict[str, Any]:
+    """Whether aiohttp imports here: sdk_default must stay on httpcore even when it does."""
+    try:
+        module = importlib.import_module("aiohttp")
+    except ImportError as exc:
+        return {"aiohttp_importable": False, "aiohttp_error": repr(exc)}
+    return {"aiohttp_importable": True, "aiohttp_version": str(getattr(module, "__version__", ""))}
 
 
 def _sdk_factory(which: str) -> Factory:
-    """Our SDK: ``sdk_default`` and ``sdk_fast`` force a transport through the keyword named in
-    the settings; ``sdk_auto`` passes none and gets what a user gets out of the box."""
-
     @asynccontextmanager
     async def sdk(settings: Settings) -> AsyncIterator[Caller]:
         try:
-            from cognito_signout import Client, Config
             from cognito_signout.errors import NotAuthorizedException
         except ImportError as exc:
-            raise Unavailable(f"SDK not importable yet: {exc}") from exc
-        client_kw, config_kw = sdk_keywords(settings, which, Client, Config)
-        try:
-            config = Config(region=REGION, endpoint_url=settings.url, **config_kw)
-            client = Client(config, **client_kw)
-        except Exception as exc:  # the SDK's own ConstructionFailure included
-            raise Unavailable(
-                f"Client(Config(**{config_kw}), **{client_kw}) failed: {exc!r}"
-            ) from exc
-        async with client as opened:
+            raise Unavailable(f"SDK not importable: {exc}") from exc
+        info: dict[str, Any] = aiohttp_presence() if which == "default" else {}
+        async with AsyncExitStack() as stack:
+            http = None
+            if which == "caller":
+                http = await stack.enter_async_context(httpx_client(settings.pool))
+            opened = await stack.enter_async_context(sdk_client(settings, which, http))
+            info["transport"] = str(opened.transport)  # of the opened client
             sign_out = opened.global_sign_out
 
             async def call(token: str) -> str:
                 out = await sign_out().access_token(token).send()
                 return str(out.request_id or "")
 
-            yield Caller(call, (NotAuthorizedException,))
+            yield Caller(call, (NotAuthorizedException,), info)
 
     return sdk
 
@@ -293,9 +312,7 @@ CONTENDERS: dict[str, Factory] = {
     "httpx_aiohttp_raw": httpx_aiohttp_raw,
     "aiobotocore": aiobotocore_client,
     "capo": capo,
-    "sdk_default": _sdk_factory("default"),
-    "sdk_fast": _sdk_factory("fast"),
-    "sdk_auto": _sdk_factory("auto"),
+    **{f"sdk_{which}": _sdk_factory(which) for which in SDK_KINDS},
 }
 
 # Contenders whose success answer carries no request id by design (not a failure of the check).

@@ -24,7 +24,15 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from contenders import CONTENDERS, REGION, Settings, Unavailable, sdk_keywords
+from contenders import (
+    CONTENDERS,
+    REGION,
+    SDK_KINDS,
+    Settings,
+    Unavailable,
+    httpx_client,
+    sdk_client,
+)
 
 Opener = Callable[[], Awaitable[Callable[[], Awaitable[None]]]]
 
@@ -73,18 +81,16 @@ def _opener(lib: str, settings: Settings) -> Opener:
             return close
 
         return open_aiobotocore
-    if lib in ("sdk_default", "sdk_fast", "sdk_auto"):
-        try:
-            from cognito_signout import Client, Config
-        except ImportError as exc:
-            raise Unavailable(f"SDK not importable yet: {exc}") from exc
+    if lib.removeprefix("sdk_") in SDK_KINDS:
         which = lib.removeprefix("sdk_")
-        client_kw, config_kw = sdk_keywords(settings, which, Client, Config)
+        sdk_client(settings, which)  # imports the SDK, or Unavailable, before any clock starts
+        # sdk_caller: the caller's httpx client exists already (made once, outside the clock,
+        # as one shared client would be); what is timed is the SDK's Client on top of it. The
+        # "httpx" row is what making that httpx client costs.
+        shared = httpx_client(settings.pool) if which == "caller" else None
 
         async def open_sdk() -> Callable[[], Awaitable[None]]:
-            config = Config(region=REGION, endpoint_url=settings.url, **config_kw)
-            client = Client(config, **client_kw)
-            await client.__aenter__()
+            client = await sdk_client(settings, which, shared).__aenter__()
 
             async def close() -> None:
                 await client.__aexit__(None, None, None)
