@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 import attrs
 
@@ -171,8 +171,11 @@ class Config:
     )
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> Config:
+    def from_env(cls, **overrides: Unpack[ConfigOverrides]) -> Config:
         """Settings from the environment and the ``~/.aws/config`` profile; overrides win.
+
+        ``overrides`` are Config fields (see :class:`ConfigOverrides`): a misspelt name is a
+        type error for mypy and pyright, and a :class:`ConstructionFailure` at run time.
 
         Region: ``AWS_REGION``, ``AWS_DEFAULT_REGION``, the profile's ``region``.
         Endpoint: ``AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER``, ``AWS_ENDPOINT_URL``, the
@@ -181,6 +184,7 @@ class Config:
         ``AWS_USE_DUALSTACK_ENDPOINT``, ``AWS_MAX_ATTEMPTS``, ``AWS_RETRY_MODE``, each with its
         profile key. Credentials are never read.
         """
+        validate_overrides(overrides, per_call=False)
         env = _Environment(os.environ)
         values: dict[str, Any] = {}
         region = env.get("AWS_REGION", None) or env.get("AWS_DEFAULT_REGION", "region")
@@ -201,7 +205,8 @@ class Config:
         if mode is not None and "retry_config" not in overrides:
             if mode.strip().lower() == "legacy":
                 mode = "standard"  # botocore-only mode: standard is its successor
-            retry = attrs.evolve(retry, mode=mode.strip().lower())
+            normalized: Any = mode.strip().lower()  # RetryConfig refuses an unknown mode
+            retry = attrs.evolve(retry, mode=normalized)
         attempts = env.get("AWS_MAX_ATTEMPTS", "max_attempts")
         if attempts is not None and "retry_config" not in overrides:
             try:
@@ -219,6 +224,72 @@ class Config:
             return cls(**values)
         except TypeError as exc:
             raise ConstructionFailure(f"invalid Config field: {exc}") from None
+
+
+class CallOverrides(TypedDict, total=False):
+    """The Config fields one call may override (``config_override(**fields)``).
+
+    All of :class:`ConfigOverrides` except ``max_connections`` and ``transport``: the
+    connection pool and what carries it belong to the client, not to a call.
+    """
+
+    region: str | None
+    endpoint_url: str | None
+    use_fips: bool
+    use_dualstack: bool
+    retry_config: RetryConfig
+    timeout_config: TimeoutConfig
+    app_name: str | None
+    on_retry: Callable[[RetryDetails], None] | Sequence[Callable[[RetryDetails], None]]
+
+
+class ConfigOverrides(CallOverrides, total=False):
+    """Every :class:`Config` field, each optional: the keyword arguments of
+    :meth:`Config.from_env` and of ``CognitoSignOut(**overrides)``.
+
+    With ``**overrides: Unpack[ConfigOverrides]`` a type checker rejects a misspelt field
+    (``Config.from_env(regoin="x")``) or a value of the wrong type; :func:`validate_overrides`
+    does the same for the names at run time.
+    """
+
+    max_connections: int
+    transport: Transport
+
+
+# The fields that belong to the client (its connection pool), never to one call.
+_CLIENT_ONLY = ("max_connections", "transport")
+
+
+def validate_overrides(fields: Mapping[str, object], *, per_call: bool) -> None:
+    """:class:`ConstructionFailure` unless every name in ``fields`` is a Config field.
+
+    ``per_call=True`` (a per-call override) also refuses ``max_connections`` and
+    ``transport``. The message names each refused field (with a close match when there is
+    one) and lists the valid fields. Values are not checked here: :class:`Config` does that.
+    """
+    known = [f.name for f in attrs.fields(Config)]
+    valid = [name for name in known if not (per_call and name in _CLIENT_ONLY)]
+    refused = [name for name in fields if name not in valid]
+    if not refused:
+        return
+    import difflib  # the error path only
+
+    parts = []
+    for name in sorted(refused):
+        if name in known:  # per call, a field of the client
+            parts.append(
+                f"unknown field {name!r} for a per-call override (max_connections and "
+                "transport belong to the client: set them in its Config)"
+            )
+            continue
+        close = difflib.get_close_matches(name, valid, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        parts.append(f"unknown field {name[:64]!r}{hint}")
+    scope = " per call" if per_call else ""
+    raise ConstructionFailure(
+        f"invalid Config field(s): {'; '.join(parts)}. Valid fields{scope}: "
+        f"{', '.join(sorted(valid))}"
+    )
 
 
 def _parse_bool(name: str, raw: str) -> bool:
