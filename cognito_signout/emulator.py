@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import io
@@ -786,6 +787,10 @@ def _serve(argv: Sequence[str]) -> int:
         pass
     server.shutdown()
     server.server_close()
+    # A parent killed without stop() leaves these behind; rmdir only ever removes an empty dir.
+    with contextlib.suppress(OSError):
+        os.unlink(args.port_file)
+        os.rmdir(os.path.dirname(args.port_file))
     return 0
 
 
