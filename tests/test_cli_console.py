@@ -1,0 +1,88 @@
+"""What the command writes: the progress bar, the batch summary, and a reader that went away."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cognito_signout.emulator import MotoCognito
+from cognito_signout.testing import FakeCognito
+
+from .cli_helpers import (
+    call,
+    clean_env,
+    integration,
+    on,
+    read_until,
+    write_tokens,
+)
+from .cli_helpers import fake as fake
+
+# --- real subprocess, real moto -----------------------------------------------------------------
+
+
+@integration
+def test_progress_bar_only_on_a_terminal(moto: MotoCognito, tmp_path: Path) -> None:
+    users = [moto.create_user() for _ in range(6)]
+    tokens_file = write_tokens(tmp_path / "t.txt", [u.access_token for u in users])
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cognito_signout", *on(moto), "--tokens-file", str(tokens_file)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=secondary, env=clean_env(),
+    )
+    os.close(secondary)
+    terminal = read_until(primary, None, proc)
+    stdout, _ = proc.communicate(timeout=30)
+    os.close(primary)
+
+    assert proc.returncode == 0
+    assert b"\r\x1b[K[" in terminal and b"6/6 lines" in terminal and b"100%" in terminal
+    assert terminal.endswith(b"\r\x1b[K")  # the bar is wiped before the summary
+    assert stdout.decode().startswith("signed out 6 of 6 tokens")
+    assert all(u.access_token.encode() not in terminal + stdout for u in users)
+
+
+# --- in process, with the fake ------------------------------------------------------------------
+
+
+class _ClosedPipe(io.StringIO):
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_a_closed_stdout_stops_without_a_traceback(
+    fake: FakeCognito, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, batch: bool
+) -> None:
+    token = fake.issue_token()
+    argv = ["--json"]
+    if batch:
+        argv += ["--tokens-file", str(write_tokens(tmp_path / "t.txt", [token]))]
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert call(argv, token, monkeypatch) == 141
+
+
+def test_batch_json_summary_counts(
+    fake: FakeCognito, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tokens = [fake.issue_token() for _ in range(3)]
+    fake.throttle(None, token=tokens[1])
+    path = write_tokens(tmp_path / "t.txt", ["#x", *tokens, "", tokens[0]])
+    assert call(["--tokens-file", str(path), "--json"], "", monkeypatch) == 4
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    by_line = {r["line"]: r for r in records if "line" in r}
+    assert by_line[3]["status"] == "throttled" and by_line[3]["exit_code"] == 4
+    assert by_line[6] == {"line": 6, "status": "duplicate", "duplicate_of": 2}
+    assert records[-1]["summary"] == {
+        **records[-1]["summary"],
+        "lines": 6, "tokens": 3, "signed_out": 2, "failed": 1, "duplicates": 1,
+        "by_status": {"throttled": 1}, "exit_code": 4, "interrupted": False,
+    }

@@ -1,0 +1,141 @@
+"""One token: ``cognito-signout`` signs it out and says how that went.
+
+Integration tests run the command as a real subprocess against moto's server; every exit code
+is checked in process with the ``fake`` fixture, whose failures come on demand. Every test
+checks that no token shows up in what the command prints.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+
+from cognito_signout._cli import EXIT_CODES
+from cognito_signout.emulator import MotoCognito
+from cognito_signout.testing import FakeCognito
+
+from .cli_helpers import (
+    assert_no_token,
+    call,
+    clean_env,
+    integration,
+    on,
+    run_cli,
+)
+from .cli_helpers import fake as fake
+from .tokens import make_token
+
+# --- real subprocess, real moto -----------------------------------------------------------------
+
+
+@integration
+def test_token_from_stdin_signs_the_user_out(moto: MotoCognito) -> None:
+    user = moto.create_user()
+    run = run_cli(*on(moto), stdin=user.access_token + "\n")
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("signed out (request id ")
+    assert run.stderr == ""
+    assert not moto.access_token_accepted(user.access_token)
+    assert not moto.refresh_token_accepted(user)
+    assert_no_token(run, user.access_token)
+
+
+@integration
+def test_token_from_the_environment_with_json_output(moto: MotoCognito) -> None:
+    user = moto.create_user()
+    env = clean_env(
+        COGNITO_ACCESS_TOKEN=user.access_token,
+        AWS_REGION="us-east-1",
+        AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=moto.endpoint_url,
+    )
+    run = run_cli("--json", env=env)
+
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["ok"] is True and result["status"] == "signed_out"
+    assert result["request_id"] and result["attempts"] == 1
+    assert not moto.access_token_accepted(user.access_token)
+    assert_no_token(run, user.access_token)
+
+
+@integration
+def test_a_refused_token_exits_3_without_echoing_it(moto: MotoCognito) -> None:
+    """moto echoes the token in its error message: the command must not pass it on."""
+    user = moto.create_user()
+    stdin = f"Bearer {user.access_token}\r\n"  # a copied header line is accepted
+    assert run_cli(*on(moto), stdin=stdin).returncode == 0
+
+    human = run_cli(*on(moto), stdin=stdin)
+    machine = run_cli(*on(moto), "--json", stdin=stdin)
+    quiet = run_cli(*on(moto), "--quiet", stdin=stdin)
+
+    assert human.returncode == machine.returncode == quiet.returncode == 3
+    assert human.stdout == "" and "not authorized" in human.stderr
+    assert human.stderr.count("\n") == 1
+    result = json.loads(machine.stdout)
+    assert (result["ok"], result["status"], result["error"]) == (
+        False, "not_authorized", "NotAuthorizedException",
+    )
+    assert result["request_id"] and result["exit_code"] == 3
+    assert quiet.stdout == quiet.stderr == ""
+    for run in (human, machine, quiet):
+        assert_no_token(run, user.access_token)
+
+
+@integration
+def test_quiet_success_prints_nothing(moto: MotoCognito) -> None:
+    user = moto.create_user()
+    run = run_cli(*on(moto), "-q", stdin=user.access_token)
+    assert (run.returncode, run.stdout, run.stderr) == (0, "", "")
+    assert not moto.access_token_accepted(user.access_token)
+
+
+def test_transport_failure_exits_6() -> None:
+    token = make_token("us-east-1")
+    run = run_cli(
+        "--endpoint-url", "http://127.0.0.1:9", "--max-attempts", "1", "--json", stdin=token
+    )
+    assert run.returncode == 6
+    result = json.loads(run.stdout)
+    assert result["status"] == "transport_error" and result["error"] == "DispatchFailure"
+    assert_no_token(run, token)
+
+
+# --- in process, with the fake: every exit code -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("inject", "code", "status", "attempts"),
+    [
+        (lambda f: None, 0, "signed_out", 1),
+        (lambda f: f.fail_next(None, code="NotAuthorizedException"), 3, "not_authorized", 1),
+        (lambda f: f.throttle(None), 4, "throttled", 3),
+        (lambda f: f.fail_next(None, code="InternalErrorException"), 5, "service_error", 3),
+        (lambda f: f.fail_next(None, code="ResourceNotFoundException"), 5, "service_error", 1),
+        (lambda f: f.disconnect_next(None), 6, "transport_error", 3),
+        (lambda f: f.timeout_next(None), 6, "transport_error", 3),
+        (lambda f: f.fail_next(None, code=None, status=200, body=b"<html>"), 6,
+         "transport_error", 3),
+    ],
+)
+def test_exit_code_per_outcome(
+    fake: FakeCognito,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    inject: Callable[[FakeCognito], object],
+    code: int,
+    status: str,
+    attempts: int,
+) -> None:
+    token = fake.issue_token()
+    inject(fake)
+    assert call(["--json"], token, monkeypatch) == code
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert result["status"] == status and result["exit_code"] == code
+    assert code in EXIT_CODES
+    assert token not in out + err
+    assert len(fake.calls) == attempts  # final errors are not retried
