@@ -9,8 +9,18 @@
 
 Why one client per app: a :class:`~cognito_signout.Client` holds the connection pool, the retry
 quota and the adaptive rate limiter. A client per request would throw all three away each time
-(a new TLS handshake per logout, no shared throttling memory). The lifespan opens it with the
-app and closes it on shutdown, so no connection outlives the server.
+(a new TLS handshake per logout, no shared throttling memory). The client lives on the
+``CognitoSignOut`` object: the lifespan opens it with the app and closes it on shutdown, so no
+connection outlives the server. Without a lifespan (``Mangum(app, lifespan="off")``, a test's
+``httpx.ASGITransport``) the first request opens it, and it stays open for the process.
+
+AWS Lambda (Mangum): one client per warm container. With ``lifespan="off"`` the first
+invocation opens it. With ``lifespan="auto"`` Mangum runs a whole lifespan, startup and
+shutdown, around every invocation; under Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set) that
+shutdown is not the end of the app, so the client is kept and the next invocation's startup
+reuses it (``close_on_shutdown`` overrides the detection). A kept client is closed when the
+process exits, if its event loop is still there to close it in (Lambda usually just freezes
+and then kills the sandbox, which ends its sockets too), or by ``await cognito.aclose()``.
 
 HTTP mapping of ``POST /sign-out`` (and of :func:`error_response` for your own endpoints):
 
@@ -37,13 +47,17 @@ when Cognito sent one). They never hold the token, nor Cognito's own message tex
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import contextlib
 import logging
 import math
+import os
 import re
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 import attrs
 from fastapi import APIRouter, Depends, Security
@@ -53,7 +67,7 @@ from starlette.requests import HTTPConnection, Request
 
 from . import _endpoints, _retry, errors
 from ._client import Client
-from ._config import Config
+from ._config import Config, ConfigOverrides, validate_overrides
 
 __all__ = ["CognitoSignOut", "error_response"]
 
@@ -180,14 +194,25 @@ class CognitoSignOut:
 
     - ``lifespan``: pass to ``FastAPI(lifespan=...)`` or enter it from your own lifespan; it
       opens the shared client on startup and closes it on shutdown.
-    - ``client``: a dependency giving that client, ``Depends(cognito.client)``.
+    - ``client``: a dependency giving that client, ``Depends(cognito.client)``; with no
+      lifespan running, the first request opens the client.
     - ``router``: ``POST {path}``, signing out the caller's bearer token.
 
-    ``config=None`` reads :meth:`Config.from_env` when the app starts (not at import), so tests
-    can set the environment first. ``client_factory(config)`` builds the client instead of
+    ``config=None`` reads :meth:`Config.from_env` when the app starts or serves its first
+    request (not at import), so tests can set the environment first. Keyword arguments named
+    after Config fields override it, e.g. ``CognitoSignOut(region="eu-west-1",
+    timeout_config=TimeoutConfig(operation_timeout=2.0))``: applied over
+    ``Config.from_env()`` at that same moment, or over ``config`` when one is given. Their
+    names and values are checked at once (a :class:`~cognito_signout.errors.ConstructionFailure`),
+    still without any I/O. ``client_factory(config)`` builds the client instead of
     ``Client(config)``, e.g. ``FakeCognito().client`` in tests. ``retry_after`` is the
     ``Retry-After`` (seconds) of 429 and 503 answers when Cognito gives no hint (sent within
     [1, 60], as Cognito's own hint is).
+
+    ``close_on_shutdown``: whether the end of the lifespan closes the client. ``None`` (the
+    default) means yes, except under AWS Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set), where
+    Mangum's ``lifespan="auto"`` ends a lifespan after every invocation: the client is then
+    kept for the next invocation, until the process exits or :meth:`aclose`.
     """
 
     def __init__(
@@ -198,6 +223,8 @@ class CognitoSignOut:
         path: str = "/sign-out",
         tags: Sequence[str] = ("auth",),
         retry_after: int = 1,
+        close_on_shutdown: bool | None = None,
+        **overrides: Unpack[ConfigOverrides],
     ) -> None:
         if config is not None and not isinstance(config, Config):
             raise errors.ConstructionFailure(
@@ -207,22 +234,41 @@ class CognitoSignOut:
             raise errors.ConstructionFailure(
                 f"retry_after must be an int >= 0, got {retry_after!r}"
             )
+        if close_on_shutdown is not None and not isinstance(close_on_shutdown, bool):
+            raise errors.ConstructionFailure(
+                f"close_on_shutdown must be True, False or None, got {close_on_shutdown!r}"
+            )
+        if overrides:
+            validate_overrides(overrides, per_call=False)
+            if config is None:
+                Config(**overrides)  # each value checked now; from_env runs at startup
+            else:
+                config = attrs.evolve(config, **overrides)
         self._config = config
+        self._overrides: ConfigOverrides = overrides if config is None else {}
         self._client_factory = client_factory
         self._retry_after = retry_after
+        self._close_on_shutdown = close_on_shutdown
         # One key per instance: two integrations (say, two user pools) can share an app.
         self._state_key = f"cognito_signout.client.{uuid.uuid4().hex}"
-        self._open: list[Client] = []
+        self._client: Client | None = None  # the shared client, made on first need
+        self._lifespans = 0  # lifespans running now (an app can be served twice)
+        # The asyncio loop the client was last opened in, to close it there at exit.
+        self._loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         self.router = self._build_router(path, list(tags))
 
     def __repr__(self) -> str:
-        return f"<CognitoSignOut config={self._config!r} open_clients={len(self._open)}>"
+        open_clients = 0 if self._client is None or self._client.is_closed else 1
+        return f"<CognitoSignOut config={self._config!r} open_clients={open_clients}>"
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: object) -> AsyncIterator[dict[str, Any]]:
         """Open the shared client for the app's lifetime; yields the lifespan state.
 
-        To combine with your own lifespan, enter it and pass its state on::
+        The configuration is read, and checked, here: a setting that cannot work fails the
+        startup. A client already open (a request came first, or Mangum's previous
+        invocation under Lambda) is reused. To combine with your own lifespan, enter it and
+        pass its state on::
 
             @asynccontextmanager
             async def lifespan(app):
@@ -230,30 +276,86 @@ class CognitoSignOut:
                     ...                      # your own startup
                     yield {**state, "db": db}
         """
-        config = self._config if self._config is not None else Config.from_env()
-        _check_endpoint(config)
-        client = self._client_factory(config) if self._client_factory else Client(config)
-        self._open.append(client)
+        client = self._shared_client()
+        self._remember_loop()
+        self._lifespans += 1
         try:
-            async with client:
-                yield {self._state_key: client}
+            yield {self._state_key: client}
         finally:
-            self._open.remove(client)
+            self._lifespans -= 1
+            if self._lifespans == 0 and self._closes_on_shutdown():
+                await self.aclose()
 
     async def client(self, connection: HTTPConnection) -> Client:
-        """Dependency: the client the app's lifespan opened (``Depends(cognito.client)``)."""
+        """Dependency: the shared client (``Depends(cognito.client)``).
+
+        The one the lifespan opened; with no lifespan (``Mangum(app, lifespan="off")``), the
+        first request opens it. A configuration that cannot work raises
+        :class:`~cognito_signout.errors.ConstructionFailure` (a 500: the server is at fault).
+        """
         state: Mapping[str, Any] = connection.scope.get("state") or {}
         client = state.get(self._state_key)
-        if client is None and len(self._open) == 1:
-            # The lifespan runs but its state was not passed on (a composed lifespan that
-            # yields None, or a mounted sub-app): the only open client is the right one.
-            client = self._open[0]
+        if isinstance(client, Client) and not client.is_closed:
+            return client
+        # No state (no lifespan, a composed lifespan that yields None, a mounted sub-app):
+        # the integration's own client, opened now if need be.
+        return self._shared_client()
+
+    async def aclose(self) -> None:
+        """Close the shared client now; the next lifespan or request opens a new one."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+            logger.debug("closed the shared client")
+
+    def _closes_on_shutdown(self) -> bool:
+        if self._close_on_shutdown is not None:
+            return self._close_on_shutdown
+        # Under Lambda each invocation is a lifespan of its own (Mangum, lifespan="auto"):
+        # its end is not the end of the app. Read now, not at import.
+        return not os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+
+    def _shared_client(self) -> Client:
+        """The open shared client; made (config read and checked) if there is none."""
+        client = self._client
+        if client is not None and not client.is_closed:
+            return client
+        config = (
+            self._config if self._config is not None else Config.from_env(**self._overrides)
+        )
+        _check_endpoint(config)
+        client = self._client_factory(config) if self._client_factory else Client(config)
         if not isinstance(client, Client):
-            raise RuntimeError(
-                "CognitoSignOut's client is not open: pass lifespan=cognito.lifespan to "
-                "FastAPI(...), or enter cognito.lifespan(app) from your own lifespan"
+            raise errors.ConstructionFailure(
+                f"client_factory must return a cognito_signout.Client, got "
+                f"{type(client).__name__}"
             )
+        self._client = client
+        self._remember_loop()
+        _close_at_exit(self)
+        logger.debug("opened the shared client")
         return client
+
+    def _remember_loop(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # trio, or no loop at all
+            return
+        if self._loop is None or self._loop() is not loop:
+            self._loop = weakref.ref(loop)
+
+    def _close_now(self) -> None:
+        """At interpreter exit: close the client in its loop, if that loop is idle and open."""
+        client, self._client = self._client, None
+        loop = self._loop() if self._loop is not None else None
+        if client is None or client.is_closed or loop is None:
+            return
+        if loop.is_closed() or loop.is_running():
+            return  # nothing can run there: the process's end closes the sockets
+        try:
+            loop.run_until_complete(client.aclose())
+        except Exception:  # at exit, a failure to close is no reason to fail
+            logger.debug("could not close the shared client at exit", exc_info=True)
 
     def _build_router(self, path: str, tags: list[str]) -> APIRouter:
         router = APIRouter(tags=list(tags))
@@ -288,6 +390,22 @@ class CognitoSignOut:
             dependencies=[Security(HTTPBearer(auto_error=False))],
         )
         return router
+
+
+# Integrations whose client may outlive their lifespan, closed at interpreter exit.
+_KEPT: weakref.WeakSet[CognitoSignOut] = weakref.WeakSet()
+
+
+def _close_at_exit(integration: CognitoSignOut) -> None:
+    if not _KEPT:
+        atexit.unregister(_close_kept)  # registered once, however many integrations
+        atexit.register(_close_kept)
+    _KEPT.add(integration)
+
+
+def _close_kept() -> None:
+    for integration in list(_KEPT):
+        integration._close_now()
 
 
 def _check_endpoint(config: Config) -> None:
