@@ -7,6 +7,7 @@ The ``fake`` fixture is imported by the test modules that use it (it would sit i
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import select
@@ -22,6 +23,8 @@ from cognito_signout._cli import main
 from cognito_signout.emulator import MotoCognito
 from cognito_signout.testing import FakeCognito
 
+from . import loopback
+
 # --- running the command ------------------------------------------------------------------------
 
 
@@ -32,6 +35,21 @@ def clean_env(**extra: str) -> dict[str, str]:
         if not k.startswith("AWS_") and k != "COGNITO_ACCESS_TOKEN"
     }
     return {**env, "AWS_CONFIG_FILE": "/nonexistent", **extra}
+
+
+def loopback_env(**extra: str) -> dict[str, str]:
+    """:func:`clean_env` without proxy settings, which would stand between us and loopback."""
+    env = clean_env(**extra)
+    return {k: v for k, v in env.items() if k not in loopback.PROXY_VARIABLES}
+
+
+# COGNITO_SIGNOUT_TRANSPORT: the default, and the other one (the ``fast`` extra)
+TRANSPORTS = (
+    "httpcore",
+    pytest.param("aiohttp", marks=pytest.mark.skipif(
+        importlib.util.find_spec("aiohttp") is None, reason="aiohttp is not installed"
+    )),
+)
 
 
 def run_cli(

@@ -18,16 +18,20 @@ import pytest
 from cognito_signout.emulator import MotoCognito
 from cognito_signout.testing import FakeCognito
 
+from . import loopback
 from .cli_helpers import (
+    TRANSPORTS,
     assert_no_token,
     call,
     clean_env,
     integration,
+    loopback_env,
     on,
     run_cli,
     write_tokens,
 )
 from .cli_helpers import fake as fake
+from .tokens import make_token
 
 # --- real subprocess, real moto -----------------------------------------------------------------
 
@@ -117,6 +121,26 @@ def test_interrupted_batch_prints_a_partial_summary(moto: MotoCognito) -> None:
     assert summary["interrupted"] is True and summary["exit_code"] == 130
     assert summary["signed_out"] == 3 and summary["unfinished"] == 0
     assert all(u.access_token not in rest + errors for u in users)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_refused_connection_is_reported_per_line_without_tls_on_http(transport: str) -> None:
+    tokens = [make_token("us-east-1") for _ in range(2)]
+    url = loopback.refused_url()
+    run = run_cli(
+        "--endpoint-url", url, "--max-attempts", "1", "--tokens-file", "-",
+        stdin="".join(f"{token}\n" for token in tokens),
+        env=loopback_env(COGNITO_SIGNOUT_TRANSPORT=transport),
+    )
+
+    assert run.returncode == 6
+    expected = f"could not connect to {url.rstrip('/')} (connection refused or host unreachable)"
+    assert sorted(run.stderr.splitlines()) == [
+        f"line 1: transport error: {expected}", f"line 2: transport error: {expected}",
+    ]
+    assert "may still be live, retry lines: 1, 2" in run.stdout
+    assert "ssl" not in (run.stdout + run.stderr).lower()
+    assert_no_token(run, *tokens)
 
 
 # --- in process, with the fake ------------------------------------------------------------------

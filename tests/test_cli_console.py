@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from cognito_signout._cli.outcomes import connection_failure
 from cognito_signout.emulator import MotoCognito
 from cognito_signout.testing import FakeCognito
 
@@ -86,3 +87,63 @@ def test_batch_json_summary_counts(
         "lines": 6, "tokens": 3, "signed_out": 2, "failed": 1, "duplicates": 1,
         "by_status": {"throttled": 1}, "exit_code": 4, "interrupted": False,
     }
+
+
+# --- a failed connection, in the command's words ---------------------------------------------
+
+_NOT_SENT = "the request could not be sent: "
+
+
+@pytest.mark.parametrize(
+    ("sdk_text", "endpoint", "said"),
+    [
+        # httpcore on asyncio (anyio), and on a single address
+        ("ConnectError: All connection attempts failed", "http://127.0.0.1:9",
+         "could not connect to http://127.0.0.1:9 (connection refused or host unreachable)"),
+        ("ConnectError: [Errno 111] Connection refused", "http://127.0.0.1:9",
+         "could not connect to http://127.0.0.1:9 (connection refused)"),
+        ("ConnectError: [Errno -2] Name or service not known", "http://nowhere.invalid",
+         "could not connect to http://nowhere.invalid (host name not found)"),
+        # aiohttp: its TLS setting is named even for http; what happened is in the brackets
+        ("ConnectError: Cannot connect to host 127.0.0.1:9 ssl:default [Connect call failed "
+         "('127.0.0.1', 9)]", "http://127.0.0.1:9",
+         "could not connect to http://127.0.0.1:9 (connection refused or host unreachable)"),
+        ("ConnectError: Cannot connect to host h:80 ssl:default [Connection refused]",
+         "http://h", "could not connect to http://h (connection refused)"),
+        ("ConnectError: Cannot connect to host h:80 ssl:default [Name or service not known]",
+         "http://h", "could not connect to http://h (host name not found)"),
+        ("ConnectError: Cannot connect to host h:80 ssl:default [None]", "http://h",
+         "could not connect to http://h (None)"),
+        ("ConnectError: Cannot connect to host h:443 ssl:<ssl.SSLContext object at 0x7f> "
+         "[SSLCertVerificationError: certificate verify failed]", "https://h",
+         "could not connect to https://h (TLS failed: SSLCertVerificationError: certificate "
+         "verify failed)"),
+        # an https failure may be TLS; an http one never is
+        ("ConnectError: [SSL: WRONG_VERSION_NUMBER] wrong version number", "https://h",
+         "could not connect to https://h (TLS failed: [SSL: WRONG_VERSION_NUMBER] wrong "
+         "version number)"),
+        ("ConnectError: something odd ssl:default", "http://h",
+         "could not connect to http://h (something odd)"),
+        ("ProxyError: 407 Proxy Authentication Required", "https://h",
+         "could not connect to https://h through the proxy (407 Proxy Authentication "
+         "Required)"),
+        ("ConnectError: All connection attempts failed", None,
+         "could not connect to Cognito (connection refused or host unreachable)"),
+    ],
+)
+def test_a_failed_connection_is_said_the_same_for_every_transport(
+    sdk_text: str, endpoint: str | None, said: str
+) -> None:
+    assert connection_failure(_NOT_SENT + sdk_text, endpoint) == said
+
+
+@pytest.mark.parametrize(
+    "sdk_text",
+    [
+        "this Client is closed",  # not a connection failure: left as the SDK says it
+        _NOT_SENT + "RemoteProtocolError: Server disconnected without sending a response.",
+        _NOT_SENT + "LocalProtocolError: a header is not valid UTF-8",
+    ],
+)
+def test_other_dispatch_failures_keep_the_sdks_words(sdk_text: str) -> None:
+    assert connection_failure(sdk_text, "http://h") is None

@@ -16,11 +16,14 @@ from cognito_signout._cli import EXIT_CODES
 from cognito_signout.emulator import MotoCognito
 from cognito_signout.testing import FakeCognito
 
+from . import loopback
 from .cli_helpers import (
+    TRANSPORTS,
     assert_no_token,
     call,
     clean_env,
     integration,
+    loopback_env,
     on,
     run_cli,
 )
@@ -102,6 +105,32 @@ def test_transport_failure_exits_6() -> None:
     result = json.loads(run.stdout)
     assert result["status"] == "transport_error" and result["error"] == "DispatchFailure"
     assert_no_token(run, token)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_refused_connection_says_what_failed_without_tls_on_http(transport: str) -> None:
+    """Issue 12: aiohttp's text named its TLS setting (``ssl:default``) for an http endpoint,
+    httpcore's names nothing; both now say which URL could not be reached and why."""
+    token = make_token("us-east-1")
+    url = loopback.refused_url()
+    env = loopback_env(COGNITO_SIGNOUT_TRANSPORT=transport)
+    argv = ("--endpoint-url", url, "--max-attempts", "1")
+    human = run_cli(*argv, stdin=token, env=env)
+    machine = run_cli(*argv, "--json", stdin=token, env=env)
+
+    expected = f"could not connect to {url.rstrip('/')} (connection refused or host unreachable)"
+    assert human.returncode == machine.returncode == 6
+    assert human.stdout == ""
+    assert human.stderr == f"cognito-signout: transport error: {expected}\n"
+    result = json.loads(machine.stdout)
+    assert (result["status"], result["error"], result["exit_code"]) == (
+        "transport_error", "DispatchFailure", 6,
+    )
+    assert result["message"] == expected
+    for run in (human, machine):
+        assert "ssl" not in (run.stdout + run.stderr).lower()
+        assert "tls" not in (run.stdout + run.stderr).lower()
+        assert_no_token(run, token)
 
 
 # --- in process, with the fake: every exit code -------------------------------------------------

@@ -124,7 +124,7 @@ async def _batch(
                 try:
                     output = await client.global_sign_out().access_token(token).send()
                 except errors.SdkError as exc:
-                    fields = failure_fields(exc)
+                    fields = failure_fields(exc, config=config, token=token)
                     stats.fail(line, fields["status"], fields["exit_code"])
                     console.record({"line": line, **fields})
                 else:

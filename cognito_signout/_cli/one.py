@@ -33,7 +33,7 @@ def sign_out_one(config: Config, token: str, *, json_mode: bool, quiet: bool) ->
     try:
         output = anyio.run(call)
     except errors.SdkError as exc:
-        fields = failure_fields(exc)
+        fields = failure_fields(exc, config=config, token=token)
         if json_mode:
             emit(sys.stdout, json.dumps({"ok": False, **fields}))
         elif not quiet:
