@@ -89,6 +89,42 @@ def test_batch_json_summary_counts(
     }
 
 
+
+def test_the_json_summary_lists_the_lines_to_retry_and_to_fix(
+    fake: FakeCognito, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 12: the text summary listed them, the JSON one only counted them."""
+    good, refused, throttled, broken, failing = (fake.issue_token() for _ in range(5))
+    fake.revoke(refused)
+    fake.throttle(None, token=throttled)
+    fake.disconnect_next(None, token=broken)
+    fake.fail_next(None, code="InternalErrorException", token=failing)
+    lines = [broken, good, "not~a~token", refused, throttled, "x" * 20_000, failing]
+    path = write_tokens(tmp_path / "t.txt", lines)
+    argv = ["--tokens-file", str(path), "--max-attempts", "1"]
+
+    assert call([*argv, "--json"], "", monkeypatch) == 6
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])["summary"]
+    assert summary["retry_lines"] == [1, 5, 7]  # transport, throttled, service error
+    assert summary["fix_lines"] == [3, 6]  # not a token, an overlong line
+    assert summary["by_status"]["not_authorized"] == 1  # dead already: in neither list
+
+    assert call(argv, "", monkeypatch) == 6  # every failure above is injected for good
+    out = capsys.readouterr().out  # the same lists as the human summary
+    assert "may still be live, retry lines: 1, 5, 7\n" in out
+    assert "not tokens, fix lines: 3, 6\n" in out
+
+
+def test_the_json_summary_lists_are_empty_when_all_went_well(
+    fake: FakeCognito, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = write_tokens(tmp_path / "t.txt", [fake.issue_token() for _ in range(2)])
+    assert call(["--tokens-file", str(path), "--json"], "", monkeypatch) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])["summary"]
+    assert summary["retry_lines"] == summary["fix_lines"] == []
+
 # --- a failed connection, in the command's words ---------------------------------------------
 
 _NOT_SENT = "the request could not be sent: "

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 
 _SHOW_LINES = 50  # line numbers listed per category in the human summary
 
+# The lines a summary lists, by what to do about them (JSON: retry_lines and fix_lines): after
+# these a session may still be live, and these are not tokens (a damaged line may hide one).
+_RETRY = ("throttled", "service_error", "transport_error")
+_FIX = ("invalid_token",)
+
 
 def isatty(stream: IO[str] | None) -> bool:
     try:
@@ -112,6 +117,8 @@ class Console:
                             "failed": stats.failures,
                             "duplicates": stats.duplicates,
                             "by_status": {k: len(v) for k, v in sorted(stats.failed.items())},
+                            "retry_lines": _line_numbers(stats, _RETRY),
+                            "fix_lines": _line_numbers(stats, _FIX),
                             "unfinished": in_flight,
                             "interrupted": interrupted,
                             "elapsed_s": round(elapsed, 3),
@@ -138,10 +145,9 @@ class Console:
         if interrupted:
             lines.append(f"interrupted: {in_flight} token(s) in flight, the rest not read")
         for label, statuses in (
-            ("may still be live, retry lines", ("throttled", "service_error", "transport_error")),
-            ("not tokens, fix lines", ("invalid_token",)),
+            ("may still be live, retry lines", _RETRY), ("not tokens, fix lines", _FIX)
         ):
-            numbers = sorted(n for status in statuses for n in stats.failed.get(status, []))
+            numbers = _line_numbers(stats, statuses)
             if numbers:
                 shown = ", ".join(map(str, numbers[:_SHOW_LINES]))
                 hidden = len(numbers) - _SHOW_LINES
@@ -150,3 +156,7 @@ class Console:
         for line in lines:
             self._write(sys.stdout, line)
         sys.stdout.flush()
+
+
+def _line_numbers(stats: Stats, statuses: tuple[str, ...]) -> list[int]:
+    return sorted(n for status in statuses for n in stats.failed.get(status, []))
