@@ -10,7 +10,9 @@ import httpx
 from ._config import Config
 from ._retry import RetryQuota
 from ._runtime import Runtime, _origin
+from .operations.get_user import GetUserFluentBuilder
 from .operations.global_sign_out import GlobalSignOutFluentBuilder
+from .operations.revoke_token import RevokeTokenFluentBuilder
 
 
 class Client:
@@ -63,8 +65,20 @@ class Client:
         return self._runtime.closed
 
     def global_sign_out(self) -> GlobalSignOutFluentBuilder:
-        """A GlobalSignOut builder: ``await client.global_sign_out().access_token(t).send()``."""
+        """Sign the user out everywhere:
+        ``await client.global_sign_out().access_token(t).send()``."""
         return GlobalSignOutFluentBuilder(runtime=self._runtime)
+
+    def revoke_token(self) -> RevokeTokenFluentBuilder:
+        """Sign the user out of one device (one session):
+        ``await client.revoke_token().token(refresh).client_id(cid).send()``.
+        Needs a configured region or endpoint: a refresh token names none."""
+        return RevokeTokenFluentBuilder(runtime=self._runtime)
+
+    def get_user(self) -> GetUserFluentBuilder:
+        """Ask Cognito whether an access token is still live (and whose it is):
+        ``await client.get_user().access_token(t).send()``."""
+        return GetUserFluentBuilder(runtime=self._runtime)
 
     async def aclose(self) -> None:
         """Close the owned connection pool (a caller-supplied http_client stays open)."""

@@ -7,13 +7,15 @@ Pure functions over bytes and headers; no I/O. Nothing here may raise anything b
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import httpx
 
 from . import errors
 from ._token import Scrubber, scrub
+
+Secrets = str | Sequence[str] | None  # one call's sensitive values (a token, a client secret...)
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "AWSCognitoIdentityProviderService"
@@ -42,7 +44,7 @@ def serialize(operation: str, params: Mapping[str, Any]) -> tuple[dict[str, str]
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 
-def request_id(headers: httpx.Headers, *, token: str | None = None) -> str | None:
+def request_id(headers: httpx.Headers, *, token: Secrets = None) -> str | None:
     """The response's request id, scrubbed of ``token`` (a server may echo part of it there)
     and of anything JWT-shaped."""
     found: str | None = headers.get("x-amzn-requestid") or headers.get("x-amz-request-id")
@@ -53,7 +55,7 @@ def request_id(headers: httpx.Headers, *, token: str | None = None) -> str | Non
     return scrub(found, token)
 
 
-def check_success(response: httpx.Response, body: bytes, *, token: str | None = None) -> None:
+def check_success(response: httpx.Response, body: bytes, *, token: Secrets = None) -> None:
     """A 2xx is a confirmed success only if its body is empty or a JSON object.
 
     A captive portal or proxy can answer 200 with an HTML page; that must never be taken for a
@@ -84,7 +86,7 @@ class ErrorFields(NamedTuple):
     reason_code: str | None
 
 
-def parse_error(headers: httpx.Headers, body: bytes, *, token: str | None) -> ErrorFields:
+def parse_error(headers: httpx.Headers, body: bytes, *, token: Secrets) -> ErrorFields:
     """Code, message and reason code of an error response, by the union of the SDKs' rules.
 
     The code comes from ``x-amzn-errortype``, else the body's ``code``, else ``__type``; it is cut
@@ -117,7 +119,7 @@ def error_for(
     response: httpx.Response,
     body: bytes,
     *,
-    token: str | None,
+    token: Secrets,
     table: Mapping[str, type[errors.ServiceError]],
     headers: httpx.Headers | None = None,
 ) -> errors.ServiceError:
@@ -146,7 +148,7 @@ def error_for(
     return cls(**common)
 
 
-def scrubbed_response(response: httpx.Response, body: bytes, token: str | None) -> httpx.Response:
+def scrubbed_response(response: httpx.Response, body: bytes, token: Secrets) -> httpx.Response:
     """A copy of ``response`` (and its request) that holds no trace of the token.
 
     Errors keep the response for debugging; without this, ``exc.response.request.content`` and

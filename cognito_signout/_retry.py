@@ -1,10 +1,10 @@
-"""The retry policy: what is retried, how long to wait, and the per-client retry quota.
+"""The retry policy: what is retried, how long to wait, the retry quota, the strategy, the loop.
 
-Standard mode as the AWS SDKs define it (see ``retries.md``): full-jitter exponential backoff
-with separate bases for throttling and transient errors, ``x-amz-retry-after`` honoured within
-a clamp, and a token-bucket quota per client so that a long outage stops costing retries.
-The loop itself runs on tenacity (:func:`policy`); the pieces here are plain functions so each
-can be tested alone.
+Standard mode as the AWS SDKs define it (``../shared/reference/retries.md``): full-jitter
+exponential backoff with separate bases for throttling and transient errors,
+``x-amz-retry-after`` honoured within a clamp, and a token-bucket quota per endpoint so that a
+long outage stops costing retries. What is retried is each error's own ``retry_kind``
+(errors.py). :class:`RetryStrategy` decides every retry; :func:`run` is the loop that asks it.
 """
 
 from __future__ import annotations
@@ -12,16 +12,12 @@ from __future__ import annotations
 import enum
 import random
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import Literal, NamedTuple, TypeVar
 
 import anyio
 import attrs
-import httpx
 
 from . import errors
-
-if TYPE_CHECKING:
-    import tenacity
 
 T = TypeVar("T")
 
@@ -99,36 +95,11 @@ class ErrorKind(enum.Enum):
     TRANSIENT = "transient"
 
 
-THROTTLING_CODES = frozenset(
-    {
-        "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-        "TooManyRequestsException", "ProvisionedThroughputExceededException",
-        "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-        "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
-        "EC2ThrottledException",
-    }
-)
-TRANSIENT_CODES = frozenset(
-    {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"}
-)
-TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
-
-
 def classify(exc: BaseException) -> ErrorKind | None:
-    """THROTTLING, TRANSIENT, or None for a final error."""
-    if isinstance(exc, errors.ServiceError):
-        if exc.code in THROTTLING_CODES:
-            return ErrorKind.THROTTLING
-        if exc.status_code == 429 and exc.code is None:
-            return ErrorKind.THROTTLING
-        if exc.code in TRANSIENT_CODES or exc.status_code in TRANSIENT_STATUSES:
-            return ErrorKind.TRANSIENT
-        return None
-    if isinstance(exc, errors.TimeoutError):
-        return None if exc.kind == "operation" else ErrorKind.TRANSIENT
-    if isinstance(exc, errors.DispatchFailure | errors.ResponseError):
-        return ErrorKind.TRANSIENT
-    return None
+    """THROTTLING, TRANSIENT, or None for a final error: the error's own ``retry_kind``
+    (errors.py keeps each error's retry facts in one place)."""
+    kind = getattr(exc, "retry_kind", None) if isinstance(exc, errors.SdkError) else None
+    return None if kind is None else ErrorKind(kind)
 
 
 # --- backoff ------------------------------------------------------------------------------------
@@ -158,26 +129,16 @@ def backoff(
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:
-    """The server's ``x-amz-retry-after`` hint (milliseconds on the wire), if any and sane."""
-    response: httpx.Response | None = getattr(exc, "response", None)
-    if response is None:
-        return None
-    raw = response.headers.get("x-amz-retry-after")
-    if raw is None:
-        return None
-    raw = raw.strip()
-    # Plain ASCII digits only (int() would also take "1_000", "+5" or Arabic-Indic digits).
-    # No upper bound is needed here: backoff() clamps any hint to at most t + 5 s.
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
-        return None
-    return int(raw) / 1000
+    """The server's ``x-amz-retry-after`` hint in seconds, if the error carries one."""
+    hint = getattr(exc, "retry_after", None)
+    return hint if isinstance(hint, float) else None
 
 
 # --- quota --------------------------------------------------------------------------------------
 
 
 class RetryQuota:
-    """The per-client retry token bucket of standard mode.
+    """The retry token bucket of standard mode, one per endpoint (:class:`RetryStrategy`).
 
     A retry is paid for before it starts (14 tokens, 5 for throttling); when the bucket cannot
     pay, the error is raised at once. Success refunds what the last retry took, or 1 token for a
@@ -228,121 +189,112 @@ class RetryDetails:
     error: BaseException
 
 
-class _CallState:
-    __slots__ = ("last_retry_cost",)
+class RetryToken(NamedTuple):
+    """What the strategy hands the loop for each attempt (smithy-python's retry token)."""
+
+    scope: str  # the endpoint: each has its own quota
+    attempt: int  # the attempt this token admits, 1 for the first
+    cost: int | None  # what this retry paid from the quota (None: the first attempt)
+    delay: float  # seconds to wait before this attempt
+
+
+class RetryStrategy:
+    """The narrow interface the retry loop talks to, after smithy-python's ``RetryStrategy``:
+    :meth:`acquire_initial_retry_token`, then :meth:`refresh_retry_token_for_retry` for each
+    retry (which may refuse), then :meth:`record_success`.
+
+    One per client. It owns what the client's calls share: a retry quota per endpoint (a
+    client that routes to many endpoints is, for retry purposes, many clients: an outage or
+    forged tokens at one cannot spend the retries of calls to another) and the adaptive rate
+    limiter. The number of quotas is bounded, since forged tokens can name many regions.
+    """
+
+    MAX_SCOPES = 64
 
     def __init__(self) -> None:
-        self.last_retry_cost: int | None = None
+        from ._ratelimit import ClientRateLimiter  # it imports the test switch from here
 
+        self.quotas: dict[str, RetryQuota] = {}
+        self.rate_limiter = ClientRateLimiter()
 
-def policy(
-    config: RetryConfig,
-    quota: RetryQuota,
-    *,
-    deadline: float | None = None,
-    on_retry: Callable[[RetryDetails], None] | None = None,
-) -> tuple[tenacity.AsyncRetrying, _CallState]:
-    """A tenacity loop for one call (tenacity keeps per-loop state, so never share one).
+    def quota(self, scope: str) -> RetryQuota:
+        quota = self.quotas.get(scope)
+        if quota is None:
+            if len(self.quotas) >= self.MAX_SCOPES:
+                del self.quotas[next(iter(self.quotas))]  # the oldest; it starts full again
+            quota = self.quotas[scope] = RetryQuota()
+        return quota
 
-    tenacity asks ``retry`` (is the error retryable?), then ``wait`` (how long?), then ``stop``
-    (may we?). The quota is charged in ``stop``, the last word, so a retry that never happens
-    costs nothing.
-    """
-    # Imported here, not at the top: only a call that failed once needs tenacity, and importing
-    # it costs ~6 ms of every process's start-up (issue 5's import budget).
-    import tenacity
+    def acquire_initial_retry_token(self, scope: str) -> RetryToken:
+        return RetryToken(scope, 1, None, 0.0)
 
-    state = _CallState()
-
-    def wait(rs: tenacity.RetryCallState) -> float:
-        exc = _failure(rs)
-        kind = classify(exc)
-        assert kind is not None  # ``retry`` let only classified errors through
-        return backoff(kind, rs.attempt_number, config, retry_after=retry_after_seconds(exc))
-
-    def stop(rs: tenacity.RetryCallState) -> bool:
-        if rs.attempt_number >= config.max_attempts:
-            return True
-        exc = _failure(rs)
-        if deadline is not None and anyio.current_time() + rs.upcoming_sleep >= deadline:
+    def refresh_retry_token_for_retry(
+        self,
+        token: RetryToken,
+        error: BaseException,
+        config: RetryConfig,
+        *,
+        deadline: float | None = None,
+    ) -> RetryToken | None:
+        """The token for the next attempt, or None (with a note on ``error`` saying why)."""
+        kind = classify(error)
+        if kind is None or token.attempt >= config.max_attempts:
+            return None
+        delay = backoff(kind, token.attempt, config, retry_after=retry_after_seconds(error))
+        if deadline is not None and anyio.current_time() + delay >= deadline:
             # Sleeping into the operation timeout would only turn this error into a timeout;
             # the caller learns more from the error itself, and learns it now.
-            exc.add_note(
-                f"not retried: the next backoff ({rs.upcoming_sleep:.3f} s) would outlast the "
+            error.add_note(
+                f"not retried: the next backoff ({delay:.3f} s) would outlast the "
                 f"operation timeout"
             )
-            return True
-        kind = classify(exc)
-        assert kind is not None
+            return None
+        quota = self.quota(token.scope)
         cost = quota.try_acquire(kind)
         if cost is None:
-            exc.add_note(
-                f"not retried: the client's retry quota is exhausted "
+            error.add_note(
+                f"not retried: the retry quota is exhausted for {token.scope} "
                 f"({quota.available} of {quota.capacity} left; successes refill it)"
             )
-            return True
-        state.last_retry_cost = cost
-        if on_retry is not None:
-            on_retry(RetryDetails(rs.attempt_number, config.max_attempts, kind,
-                                  rs.upcoming_sleep, exc))
-        return False
+            return None
+        return RetryToken(token.scope, token.attempt + 1, cost, delay)
 
-    loop = tenacity.AsyncRetrying(
-        sleep=anyio.sleep,
-        retry=tenacity.retry_if_exception(lambda exc: classify(exc) is not None),
-        wait=wait,
-        stop=stop,
-        reraise=True,
-    )
-    return loop, state
-
-
-def _failure(rs: tenacity.RetryCallState) -> BaseException:
-    assert rs.outcome is not None
-    exc = rs.outcome.exception()
-    assert exc is not None
-    return exc
+    def record_success(self, token: RetryToken) -> None:
+        self.quota(token.scope).release(token.cost)
 
 
 async def run(
     attempt: Callable[[], Awaitable[T]],
     config: RetryConfig,
-    quota: RetryQuota,
+    strategy: RetryStrategy,
+    scope: str,
     *,
     deadline: float | None = None,
     on_retry: Callable[[RetryDetails], None] | None = None,
 ) -> T:
-    """Run ``attempt`` until it succeeds or the policy gives up; the last error is raised.
+    """Run ``attempt`` until it succeeds or the strategy refuses a retry; the last error is
+    raised. Cancellation (a BaseException) always passes straight through.
 
-    The first attempt runs before any tenacity object exists: almost every call succeeds at
-    once, and building and stepping a tenacity loop costs a measurable share of a call. From
-    the first retryable failure on, tenacity decides every retry, wait and stop.
-    Cancellation (a BaseException) always passes straight through.
+    A plain loop rather than tenacity's: every decision is the strategy's, so a loop engine
+    would only add a layer (and ~6 ms of import) around three calls.
     """
-    try:
-        first: T = await attempt()
-    except Exception as exc:
-        if classify(exc) is None:
-            raise
-        failure = exc
-    else:
-        quota.release(None)
-        return first
-
-
-    loop, state = policy(config, quota, deadline=deadline, on_retry=on_retry)
-    # tenacity's loop starts from its own first attempt; that attempt replays the failure
-    # already in hand, so every retry, wait and stop after it is tenacity's to decide.
-    replay: BaseException | None = failure
-    del failure
-    async for attempt_state in loop:
-        with attempt_state:
-            if replay is not None:
-                replayed, replay = replay, None
-                raise replayed
+    token = strategy.acquire_initial_retry_token(scope)
+    while True:
+        try:
             result = await attempt()
-    quota.release(state.last_retry_cost)
-    return result
+        except Exception as exc:
+            retry = strategy.refresh_retry_token_for_retry(token, exc, config, deadline=deadline)
+            if retry is None:
+                raise
+            if on_retry is not None:
+                kind = classify(exc)
+                assert kind is not None  # the strategy retries only classified errors
+                on_retry(RetryDetails(token.attempt, config.max_attempts, kind, retry.delay, exc))
+            token = retry
+        else:
+            strategy.record_success(token)
+            return result
+        await anyio.sleep(token.delay)
 
 
 # --- the test switch ----------------------------------------------------------------------------

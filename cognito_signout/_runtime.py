@@ -14,18 +14,18 @@ import functools
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, Literal, NamedTuple, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import anyio
-import attrs
 import httpx
 import sniffio
 
-from . import _endpoints, _logscrub, _protocol, _retry, _transport, errors
+from . import _endpoints, _logscrub, _protocol, _retry, _token, _transport, errors
 from ._config import Config
+from ._operation import InputSource, Operation
 from ._ratelimit import ClientRateLimiter
-from ._token import region_from_token, scrub_bytes
+from ._token import _HOW_TO_CONFIGURE, Scrubber, region_from_token
 from ._transport import Exchange, exchange
 from ._version import __version__
 
@@ -45,18 +45,6 @@ class CallResult(NamedTuple):
     attempts: int
 
 
-@attrs.frozen
-class OperationSpec(Generic[InputT, OutputT]):
-    """What the runtime needs to know about one operation; see operations/ for instances."""
-
-    name: str
-    params: Callable[[InputT], dict[str, Any]]
-    # The bearer secret in the input, scrubbed from everything we keep and used for routing.
-    secret: Callable[[InputT], str]
-    deserialize: Callable[[CallResult], OutputT]
-    errors: Mapping[str, type[errors.ServiceError]]
-
-
 class Runtime:
     def __init__(self, config: Config, http_client: httpx.AsyncClient | None) -> None:
         self.config = config
@@ -66,11 +54,8 @@ class Runtime:
         self._owned: _transport.OwnedTransport | None = None
         self._loop: object = None
         self._send: _transport.Send | None = None
-        # One retry quota per endpoint: a client that routes to many endpoints is, for retry
-        # purposes, many clients, so an outage (or forged tokens) at one cannot spend the
-        # retries of calls to another. Bounded: forged tokens can name many regions.
-        self.quotas: dict[str, _retry.RetryQuota] = {}
-        self.rate_limiter = ClientRateLimiter()
+        # Per-endpoint retry quotas and the adaptive limiter (_retry.RetryStrategy).
+        self.retry_strategy = _retry.RetryStrategy()
         # FIFO gate in front of the transport: no transport does well with hundreds of waiters
         # inside it (performance.md), and waiting here is bounded by the operation timeout.
         self.gate = anyio.Semaphore(config.max_connections, fast_acquire=True)
@@ -94,14 +79,10 @@ class Runtime:
 
     def quota(self, endpoint: str | None = None) -> _retry.RetryQuota:
         """The retry quota of ``endpoint`` (the configured one by default)."""
+        quotas = self.retry_strategy.quotas
         if endpoint is None:
-            endpoint = _configured_endpoint(self.config) or next(reversed(self.quotas), "")
-        quota = self.quotas.get(endpoint)
-        if quota is None:
-            if len(self.quotas) >= 64:
-                del self.quotas[next(iter(self.quotas))]  # the oldest; it starts full again
-            quota = self.quotas[endpoint] = _retry.RetryQuota()
-        return quota
+            endpoint = _configured_endpoint(self.config) or next(reversed(quotas), "")
+        return self.retry_strategy.quota(endpoint)
 
     def sender(self) -> _transport.Send:
         """How this call's requests are sent; opens the owned transport on first use."""
@@ -118,7 +99,7 @@ class Runtime:
                 # Another event loop (a second asyncio.run, a test's fresh loop): the old
                 # connections, and any waiter on the gate, belong to the first one.
                 self.gate = anyio.Semaphore(self.config.max_connections, fast_acquire=True)
-                self.rate_limiter = ClientRateLimiter()
+                self.retry_strategy.rate_limiter = ClientRateLimiter()
             self._owned = _transport.OwnedTransport(
                 self._transport_kind(), self.config.max_connections
             )
@@ -150,20 +131,20 @@ class Runtime:
 
     async def invoke(
         self,
-        spec: OperationSpec[InputT, OutputT],
-        operation_input: Callable[[], InputT],
+        operation: Operation[Any, OutputT],
+        source: InputSource,
         *,
         config: Config | None = None,
         mutators: Sequence[RequestMutator] = (),
     ) -> OutputT:
-        """One call: validate -> endpoint -> serialize -> retry loop -> deserialize.
+        """One call of ``operation`` with the members ``source`` (a builder) collected.
 
-        ``operation_input`` builds (validates) the input. Every error leaves through here with
-        its chain cleaned (see _clean): no frame in its traceback, and no exception in its
-        chain, may hold the token, and the frames below this one hold it in their locals.
+        Every error leaves through here with its chain cleaned (see _clean): no frame in its
+        traceback, and no exception in its chain, may hold a secret, and the frames below this
+        one hold them in their locals.
         """
         try:
-            return await self._invoke(spec, operation_input, config or self.config, mutators)
+            return await self._invoke(operation, source, config or self.config, mutators)
         except errors.SdkError as exc:
             error = exc
         try:
@@ -173,39 +154,42 @@ class Runtime:
 
     async def _invoke(
         self,
-        spec: OperationSpec[InputT, OutputT],
-        build: Callable[[], InputT],
+        operation: Operation[InputT, OutputT],
+        source: InputSource,
         config: Config,
         mutators: Sequence[RequestMutator],
     ) -> OutputT:
-        operation_input = build()  # validate
-        secret = spec.secret(operation_input)
+        """validate -> endpoint -> serialize -> retry loop (send -> classify) -> deserialize."""
+        operation_input = operation.build(source.member_values())
+        secrets = operation.secrets(operation_input)
         if self.closed:
             raise errors.DispatchFailure("this Client is closed")
-        url = _endpoint(config, secret)  # endpoint
-        headers, body = _protocol.serialize(spec.name, spec.params(operation_input))
-        call = _Call(self, spec, config, url, headers, body, secret, mutators, self.sender())
-        quota = self.quota(_origin(url))
+        url = _endpoint(config, operation, operation.routing_token(operation_input))
+        headers, body = _protocol.serialize(operation.name, operation.params(operation_input))
+        call = _Call(self, operation, config, url, headers, body, secrets, mutators,
+                     self.sender())
+        endpoint = _origin(url)
         operation_timeout = config.timeout_config.operation_timeout
         # httpx's, httpcore's and aiohttp's own log records are scrubbed of it (_logscrub.py)
-        scrubbing = _logscrub.secrets.set((secret,))
+        scrubbed = _logscrub.secrets.set(secrets)
         try:  # the retry loop: send -> classify, until success or the policy gives up
             if operation_timeout is None:
                 # No scope at all when there is no limit: a cancel scope costs a few
                 # microseconds on every call, and most callers never set this.
                 result = await _retry.run(
-                    call.attempt, config.retry_config, quota, on_retry=call.log_retry
+                    call.attempt, config.retry_config, self.retry_strategy, endpoint,
+                    on_retry=call.log_retry,
                 )
             else:
                 deadline = _deadline(operation_timeout)
                 with anyio.CancelScope(deadline=deadline) as scope:
                     result = await _retry.run(
-                        call.attempt, config.retry_config, quota, deadline=deadline,
-                        on_retry=call.log_retry,
+                        call.attempt, config.retry_config, self.retry_strategy, endpoint,
+                        deadline=deadline, on_retry=call.log_retry,
                     )
                 if scope.cancelled_caught:
                     raise errors.TimeoutError(
-                        f"operation timeout: {spec.name} did not finish within "
+                        f"operation timeout: {operation.name} did not finish within "
                         f"{operation_timeout} s",
                         kind="operation",
                     ) from call.last_error
@@ -213,8 +197,8 @@ class Runtime:
             # The error's traceback holds this call: keeping last_error would make every
             # failed call a reference cycle for the garbage collector.
             call.last_error = None
-            _logscrub.secrets.reset(scrubbing)
-        return spec.deserialize(result)
+            _logscrub.secrets.reset(scrubbed)
+        return operation.deserialize(result)
 
 
 def _clean(error: errors.SdkError) -> errors.SdkError:
@@ -248,23 +232,23 @@ class _Call:
     def __init__(
         self,
         runtime: Runtime,
-        spec: OperationSpec[Any, Any],
+        operation: Operation[Any, Any],
         config: Config,
         url: httpx.URL,
         headers: dict[str, str],
         body: bytes,
-        secret: str,
+        secrets: tuple[str, ...],
         mutators: Sequence[RequestMutator],
         send: _transport.Send,
     ) -> None:
         self.runtime = runtime
         self.send = send
-        self.spec = spec
+        self.operation = operation
         self.config = config
         self.url = url
         self.headers = headers
         self.body = body
-        self.secret = secret
+        self.secrets = secrets  # every sensitive member's value: scrubbed from what is kept
         self.mutators = mutators
         self.invocation_id = _invocation_id()
         self.number = 0
@@ -316,7 +300,10 @@ class _Call:
 
     async def _attempt(self) -> CallResult:
         runtime = self.runtime
-        limiter = runtime.rate_limiter if self.config.retry_config.mode == "adaptive" else None
+        limiter = (
+            runtime.retry_strategy.rate_limiter
+            if self.config.retry_config.mode == "adaptive" else None
+        )
         attempt_timeout = self.config.timeout_config.operation_attempt_timeout
         # Waiting for a connection slot, then (adaptive) for a send token, is queueing, not the
         # attempt: an attempt timeout there would retry, pay the quota and lose the queue
@@ -349,27 +336,28 @@ class _Call:
 
     def _classify(self, exchanged: Exchange) -> CallResult:
         """A response -> the call's result, or the typed error it stands for. No I/O."""
-        response, body = _tame_headers(exchanged.response, self.secret), exchanged.body
+        secrets = self.secrets
+        response, body = _tame_headers(exchanged.response, secrets), exchanged.body
         if 200 <= response.status_code < 300:
             try:
-                _protocol.check_success(response, body)
+                _protocol.check_success(response, body, token=secrets)
             except errors.ResponseError as exc:
-                exc.response = _protocol.scrubbed_response(response, body, self.secret)
+                exc.response = _protocol.scrubbed_response(response, body, secrets)
                 raise
-            request_id = _protocol.request_id(response.headers)
+            request_id = _protocol.request_id(response.headers, token=secrets)
             if request_id is not None and not request_id.isprintable():
                 request_id = errors._printable(request_id)  # an ESC must not reach a terminal
             return CallResult(response, body, request_id, self.number)
-        kept = _protocol.scrubbed_response(response, body, self.secret)
+        kept = _protocol.scrubbed_response(response, body, secrets)
         raise _protocol.error_for(
-            kept, body, token=self.secret, table=self.spec.errors, headers=response.headers
+            kept, body, token=secrets, table=self.operation.errors, headers=response.headers
         )
 
     def log_retry(self, details: _retry.RetryDetails) -> None:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s retrying after attempt %d/%d (%s) in %.3f s",
-                self.spec.name, details.attempt, details.max_attempts, details.kind.value,
+                self.operation.name, details.attempt, details.max_attempts, details.kind.value,
                 details.delay,
             )
         for hook in self.config.on_retry:
@@ -388,13 +376,13 @@ class _Call:
         if error is None:
             logger.debug(
                 "%s attempt=%d status=%d request_id=%s elapsed_ms=%.1f",
-                self.spec.name, self.number, result.response.status_code, result.request_id,
+                self.operation.name, self.number, result.response.status_code, result.request_id,
                 elapsed_ms,
             )
         else:
             logger.debug(
                 "%s attempt=%d status=%s request_id=%s elapsed_ms=%.1f error=%s",
-                self.spec.name, self.number, getattr(error, "status_code", None),
+                self.operation.name, self.number, getattr(error, "status_code", None),
                 getattr(error, "request_id", None), elapsed_ms, type(error).__name__,
             )
 
@@ -413,7 +401,7 @@ def _configured_endpoint(config: Config) -> str | None:
     if config.region is None and config.endpoint_url is None:
         return None
     try:
-        return _origin(_endpoint(config, ""))
+        return _origin(_endpoint(config, None, None))
     except errors.SdkError:
         return None
 
@@ -422,10 +410,18 @@ def _origin(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.netloc.decode('ascii')}"
 
 
-def _endpoint(config: Config, secret: str) -> httpx.URL:
+def _endpoint(
+    config: Config, operation: Operation[Any, Any] | None, routing_token: str | None
+) -> httpx.URL:
     region = config.region
     if region is None and config.endpoint_url is None:
-        region = region_from_token(secret)
+        if routing_token is None:
+            name = operation.name if operation is not None else "this call"
+            raise errors.ConstructionFailure(
+                f"{name} needs a region: nothing in its input names one (a refresh token is "
+                f"opaque); {_HOW_TO_CONFIGURE}"
+            )
+        region = region_from_token(routing_token)
     return _parsed(
         _endpoints.resolve_endpoint(
             region,
@@ -442,29 +438,50 @@ def _parsed(url: str) -> httpx.URL:
     return httpx.URL(url)
 
 
-def _tame_headers(response: httpx.Response, secret: str) -> httpx.Response:
-    """``response``, or a copy whose header values are ASCII and free of the token.
+def _tame_headers(response: httpx.Response, secrets: tuple[str, ...]) -> httpx.Response:
+    """``response``, or a copy whose header values are ASCII and free of the call's secrets.
 
     Headers are the server's to fill. A value with a non-ASCII byte made the copy kept on an
-    error fail to build (UnicodeEncodeError instead of a typed error), and a token echoed in
-    ``x-amzn-errortype`` or ``x-amzn-requestid`` ended up in the error's code, request id and
-    text. Ordinary responses pass through untouched.
+    error fail to build (UnicodeEncodeError instead of a typed error), and a token (or a part
+    of it) echoed in ``x-amzn-errortype`` or ``x-amzn-requestid`` ended up in the error's code,
+    request id and text. Ordinary responses pass through untouched: a few byte searches.
     """
-    token = secret.encode("ascii", "replace")
     raw = response.headers.raw
-    for _, value in raw:  # a loop, not all(<generator>): this runs on every call
-        if not value.isascii() or token in value:
+    marks = _secret_marks(secrets)
+    for _, value in raw:  # loops, not any(<generator>): this runs on every call
+        if not value.isascii():
             break
+        for mark in marks:
+            if mark in value:
+                break
+        else:
+            continue
+        break
     else:
         return response
+    scrubber = Scrubber(secrets)
     tamed = [
-        (name, scrub_bytes(value, secret).decode("latin-1").encode("ascii", "backslashreplace"))
+        (name, scrubber.raw(value).decode("latin-1").encode("ascii", "backslashreplace"))
         for name, value in raw
     ]
     return httpx.Response(
         response.status_code, headers=tamed, request=response.request,
         extensions=response.extensions,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _secret_marks(secrets: tuple[str, ...]) -> tuple[bytes, ...]:
+    """What gives a secret away in a header, by the scrubber's own rules (_token.Scrubber):
+    each value long enough to scrub, and each long dot-separated part of it."""
+    marks = {
+        piece.encode("ascii", "replace")
+        for value in secrets
+        if len(value) >= _token.MIN_VALUE_CHARS
+        for piece in (value, *value.split("."))
+        if piece == value or len(piece) >= _token.MIN_SECRET_CHARS
+    }
+    return tuple(marks)
 
 
 @functools.lru_cache(maxsize=64)

@@ -11,6 +11,7 @@ import binascii
 import functools
 import json
 import re
+from collections.abc import Sequence
 
 from . import _endpoints
 from .errors import ConstructionFailure
@@ -42,7 +43,9 @@ _JWT_LIKE = (
 )
 # A part of the token, or of its base64, shorter than this is not scrubbed on its own: it would
 # match unrelated text. Every part of a real Cognito JWT is far longer.
-_MIN_SECRET_CHARS = 16
+MIN_SECRET_CHARS = 16
+# A whole sensitive value shorter than this is not scrubbed (a client id can be one character).
+MIN_VALUE_CHARS = 8
 # What may surround a token in an echo without ending it: the token alphabet, plus '+' and '/'
 # for a base64 echo. A body cut short is cut back to before any such run at its end, so a token
 # cut in two by the cut cannot leave its first half behind.
@@ -86,7 +89,7 @@ def validate_access_token(value: object) -> str:
     return value
 
 
-def scrub(text: str, token: str | None) -> str:
+def scrub(text: str, token: str | Sequence[str] | None) -> str:
     """Remove ``token``, its parts and its base64, and anything JWT-shaped, from ``text``.
 
     Linear in ``len(text)``: a handful of substring searches and one regex pass.
@@ -94,14 +97,15 @@ def scrub(text: str, token: str | None) -> str:
     return Scrubber(token).text(text)
 
 
-def scrub_bytes(data: bytes, token: str | None) -> bytes:
+def scrub_bytes(data: bytes, token: str | Sequence[str] | None) -> bytes:
     """Byte-level :func:`scrub`, for response bodies and headers that may not be valid UTF-8."""
     return Scrubber(token).raw(data)
 
 
 class Scrubber:
-    """:func:`scrub` for one token, for callers that scrub many values (a response's headers):
-    what must be hidden is worked out once.
+    """:func:`scrub` for the secrets of one call (every sensitive member of its input), for
+    callers that scrub many values (a response's headers): what must be hidden is worked out
+    once.
 
     That is the token itself; each of its dot-separated parts, for an echo of one part alone (a
     signature in a request id); and the base64 of the token, standard and URL-safe, at each of
@@ -111,36 +115,41 @@ class Scrubber:
     one pays for them: most texts scrubbed (headers, messages, the request) are shorter.
     """
 
-    __slots__ = ("_all", "_longest_only", "_plain", "_shortest", "_token")
+    __slots__ = ("_all", "_longest_only", "_plain", "_shortest", "_tokens")
 
-    def __init__(self, token: str | None) -> None:
-        self._token = token
-        if token:
-            # Longest first, so a part is never replaced out of the middle of a whole token
-            # that is then left unrecognised.
-            parts = [p for p in token.split(".") if len(p) >= _MIN_SECRET_CHARS and p != token]
-            parts.sort(key=len, reverse=True)
-            self._plain: tuple[str, ...] = (token, *parts)
-        else:
-            self._plain = ()
+    def __init__(self, token: str | Sequence[str] | None) -> None:
+        # Every sensitive value of a call (a token, a refresh token, a client id and secret).
+        # A value shorter than MIN_VALUE_CHARS is left alone: replacing it would mangle
+        # unrelated text, and a value that short hides nothing anyway.
+        tokens = (token,) if isinstance(token, str) else tuple(token or ())
+        self._tokens = tuple(t for t in tokens if len(t) >= MIN_VALUE_CHARS)
+        found = set(self._tokens)
+        for value in self._tokens:
+            found.update(p for p in value.split(".") if len(p) >= MIN_SECRET_CHARS)
+        # Longest first, so a part is never replaced out of the middle of a whole token that
+        # is then left unrecognised.
+        self._plain: tuple[str, ...] = tuple(sorted(found, key=len, reverse=True))
         self._shortest = len(self._plain[-1]) if self._plain else 0
         self._all: tuple[str, ...] | None = None
-        # The shortest base64 form is about 4/3 the token's length.
-        self._longest_only = 4 * len(token) // 3 - 2 if token else 0
+        # The shortest base64 form is about 4/3 the shortest value's length.
+        self._longest_only = (
+            4 * min(len(t) for t in self._tokens) // 3 - 2 if self._tokens else 0
+        )
 
     def _secrets(self, size: int) -> tuple[str, ...]:
-        if not self._token or size < self._longest_only:
+        if not self._tokens or size < self._longest_only:
             return self._plain
         if self._all is None:
             found = set(self._plain)
-            raw = self._token.encode()
-            for lead in range(3):
-                encoded = binascii.b2a_base64(b"\0" * lead + raw, newline=False)
-                # Character i carries bits 6i..6i+5; keep the ones made of token bits only.
-                core = encoded[-(-8 * lead // 6) : 8 * (lead + len(raw)) // 6]
-                if len(core) >= _MIN_SECRET_CHARS:
-                    found.add(core.decode("ascii"))
-                    found.add(core.translate(_URLSAFE).decode("ascii"))
+            for value in self._tokens:
+                raw = value.encode()
+                for lead in range(3):
+                    encoded = binascii.b2a_base64(b"\0" * lead + raw, newline=False)
+                    # Character i carries bits 6i..6i+5; keep the ones made of value bits only.
+                    core = encoded[-(-8 * lead // 6) : 8 * (lead + len(raw)) // 6]
+                    if len(core) >= MIN_SECRET_CHARS:
+                        found.add(core.decode("ascii"))
+                        found.add(core.translate(_URLSAFE).decode("ascii"))
             self._all = tuple(sorted(found, key=len, reverse=True))
         return self._all
 

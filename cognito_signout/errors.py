@@ -10,7 +10,12 @@ categories of the AWS SDK for Rust, so a caller can tell *where* a call failed:
 - :class:`ResponseError` -- a response arrived but cannot be trusted or understood (HTML from a
   proxy on a 2xx, a truncated body, a body over the size cap).
 - :class:`ServiceError` -- Cognito (or something in front of it) answered with an error status.
-  One subclass per modeled error of GlobalSignOut, named as the error code.
+  One subclass per modeled error of the operations (GlobalSignOut, RevokeToken, GetUser), named
+  as the error code; an unknown code is a plain ServiceError.
+
+Every error carries its own retry facts, read by the retry policy, the FastAPI mapping and the
+CLI alike: ``retry_kind`` (``"throttling"``, ``"transient"`` or ``None`` for final) and, on a
+service error, ``retry_after`` (the server's ``x-amz-retry-after`` hint in seconds, if sane).
 
 No exception text ever contains the access token: service messages are scrubbed before they are
 stored, and the kept ``httpx.Response`` has the token replaced in its body and its request.
@@ -49,10 +54,31 @@ __all__ = [
     "TimeoutError",
     "TimeoutKind",
     "TooManyRequestsException",
+    "UnauthorizedException",
+    "UnsupportedOperationException",
+    "UnsupportedTokenTypeException",
     "UserNotConfirmedException",
+    "UserNotFoundException",
 ]
 
 TimeoutKind = Literal["connect", "read", "write", "pool", "attempt", "operation"]
+RetryKind = Literal["throttling", "transient"]
+
+# The AWS SDKs' throttling and transient error codes (../shared/reference/retries.md): whatever
+# operation answered, and whatever proxy or load balancer in front of it, these mean the same.
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+        "TooManyRequestsException", "ProvisionedThroughputExceededException",
+        "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+        "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+TRANSIENT_CODES = frozenset(
+    {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"}
+)
+TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 
 _E = TypeVar("_E", bound="SdkError")
 
@@ -116,7 +142,13 @@ def _rebuild(cls: type[_E], args: tuple[Any, ...], state: dict[str, Any]) -> _E:
 
 
 class SdkError(Exception):
-    """Base class of every error raised by cognito-signout."""
+    """Base class of every error raised by cognito-signout.
+
+    ``retry_kind`` says whether the SDK retries it: ``"throttling"``, ``"transient"``, or
+    ``None`` (final: retrying would get the same answer).
+    """
+
+    retry_kind: RetryKind | None = None
 
     def __init__(self, *args: object) -> None:
         super().__init__(*(_printable(arg) if isinstance(arg, str) else arg for arg in args))
@@ -154,6 +186,10 @@ class TimeoutError(SdkError, builtins.TimeoutError):
     ``operation`` ends the whole call (all attempts and backoffs together).
     """
 
+    @property
+    def retry_kind(self) -> RetryKind | None:  # type: ignore[override]
+        return None if self.kind == "operation" else "transient"
+
     def __init__(
         self,
         message: str,
@@ -172,12 +208,16 @@ class TimeoutError(SdkError, builtins.TimeoutError):
 class DispatchFailure(SdkError):
     """The connection failed before a response arrived: refused, reset, DNS or TLS failure."""
 
+    retry_kind: RetryKind | None = "transient"
+
 
 # --- a response that cannot be trusted ------------------------------------------------------
 
 
 class ResponseError(SdkError):
     """A response arrived but could not be understood, so success cannot be confirmed."""
+
+    retry_kind: RetryKind | None = "transient"
 
     def __init__(
         self,
@@ -218,6 +258,9 @@ class ServiceError(SdkError):
         self.status_code = status_code
         self.request_id = _printable_or_none(request_id)
         self.response = response
+        self.retry_kind = _retry_kind(self.code, status_code)
+        self.retry_after: float | None = _retry_after(response)
+        """The server's ``x-amz-retry-after`` hint, in seconds; the SDK clamps its own wait."""
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -228,6 +271,29 @@ class ServiceError(SdkError):
         if self.message:
             text += f": {self.message}"
         return text
+
+
+def _retry_kind(code: str | None, status: int) -> RetryKind | None:
+    if code in THROTTLING_CODES or (status == 429 and code is None):
+        return "throttling"
+    if code in TRANSIENT_CODES or status in TRANSIENT_STATUSES:
+        return "transient"
+    return None
+
+
+def _retry_after(response: httpx.Response | None) -> float | None:
+    """``x-amz-retry-after`` (milliseconds on the wire) as seconds, if present and sane."""
+    if response is None:
+        return None
+    raw = response.headers.get("x-amz-retry-after")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    # Plain ASCII digits only (int() would also take "1_000", "+5" or Arabic-Indic digits).
+    # No upper bound is needed here: the backoff clamps any hint to at most t + 5 s.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+        return None
+    return int(raw) / 1000
 
 
 class ResourceNotFoundException(ServiceError):
@@ -283,3 +349,19 @@ class InternalErrorException(ServiceError):
 
 class ForbiddenException(ServiceError):
     """AWS WAF associated with the user pool blocked the request."""
+
+
+class UnauthorizedException(ServiceError):
+    """RevokeToken: the request is not authorized (a wrong client id or client secret)."""
+
+
+class UnsupportedOperationException(ServiceError):
+    """RevokeToken: token revocation is not enabled for the app client."""
+
+
+class UnsupportedTokenTypeException(ServiceError):
+    """RevokeToken: the token is not a refresh token."""
+
+
+class UserNotFoundException(ServiceError):
+    """GetUser: the user the token names does not exist (any more)."""

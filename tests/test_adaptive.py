@@ -170,7 +170,7 @@ async def test_the_first_throttle_switches_the_client_limiter_on(
     with loopback.serve(handler) as server:
         async with Client(Config(region="us-east-1", endpoint_url=server.url,
                                  retry_config=RetryConfig.adaptive())) as client:
-            limiter = client._runtime.rate_limiter
+            limiter = client._runtime.retry_strategy.rate_limiter
             assert not limiter.enabled
             out = await client.global_sign_out().access_token(TOKEN).send()
             assert out.attempts == 2
@@ -183,7 +183,7 @@ async def test_standard_mode_leaves_the_limiter_off(instant_retries: None) -> No
     with loopback.serve(handler) as server:
         async with Client(Config(region="us-east-1", endpoint_url=server.url)) as client:
             await client.global_sign_out().access_token(TOKEN).send()
-            assert not client._runtime.rate_limiter.enabled
+            assert not client._runtime.retry_strategy.rate_limiter.enabled
 
 
 async def _burst(mode: str, calls: int) -> tuple[loopback.Throttler, int, float]:

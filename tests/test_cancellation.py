@@ -177,7 +177,7 @@ async def test_cancel_while_waiting_for_an_adaptive_send_token(anyio_backend: st
     switch = loopback.Switch(loopback.ok)
     with loopback.serve(switch) as server:
         async with Client(_config(server.url, retry=RetryConfig.adaptive())) as client:
-            limiter = client._runtime.rate_limiter
+            limiter = client._runtime.retry_strategy.rate_limiter
             limiter.update(throttled=True)  # on, at about 1.4 sends per second
             await _cancel_natively(
                 anyio_backend,

@@ -124,7 +124,7 @@ def test_bad_environment_values(env: pytest.MonkeyPatch, var: str, value: str) -
 
 def test_unknown_override(env: pytest.MonkeyPatch) -> None:
     with pytest.raises(errors.ConstructionFailure, match="invalid Config field"):
-        Config.from_env(regoin="eu-west-1")
+        Config.from_env(regoin="eu-west-1")  # type: ignore[call-arg]
 
 
 def test_broken_config_file_is_a_construction_failure(

@@ -10,9 +10,11 @@ import pytest
 import respx
 
 from cognito_signout import Client, Config, RetryConfig, errors
-from cognito_signout.operations.global_sign_out import ERRORS
+from cognito_signout.operations.global_sign_out import OPERATION
 
 from .tokens import TOKEN
+
+ERRORS = OPERATION.errors
 
 pytestmark = pytest.mark.anyio
 URL = "https://cognito-idp.eu-west-1.amazonaws.com/"

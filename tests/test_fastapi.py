@@ -417,14 +417,26 @@ async def test_config_from_env_is_read_at_startup_not_at_import(
 
 
 @on_both_backends
-async def test_the_dependency_fails_clearly_without_the_lifespan() -> None:
+async def test_without_the_lifespan_the_first_request_opens_the_client() -> None:
+    """Mangum's lifespan="off", or an ASGITransport: no lifespan runs, and the app still
+    serves, with one client opened on the first request and reused after it."""
     fake = FakeCognito()
-    cognito = CognitoSignOut(Config(region="us-east-1"), client_factory=fake.client)
+    made: list[Client] = []
+
+    def factory(config: Config) -> Client:
+        made.append(fake.client(config))
+        return made[-1]
+
+    cognito = CognitoSignOut(Config(region="us-east-1"), client_factory=factory)
     app, _ = make_app(cognito)
     transport = httpx.ASGITransport(app)  # runs no lifespan
     async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
-        with pytest.raises(RuntimeError, match=r"lifespan=cognito\.lifespan"):
-            await http.post("/sign-out", headers=bearer("tok"))
+        assert (await http.post("/sign-out", headers=bearer("tok"))).status_code == 204
+        assert (await http.post("/sign-out", headers=bearer("tok2"))).status_code == 204
+    assert len(made) == 1
+    assert fake.signed_out("tok") and fake.signed_out("tok2")
+    await cognito.aclose()
+    assert made[0].is_closed
 
 
 @on_both_backends

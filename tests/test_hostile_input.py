@@ -28,9 +28,11 @@ from cognito_signout._protocol import check_success, error_for, parse_error
 from cognito_signout._runtime import CallResult, Runtime, _Call
 from cognito_signout._token import region_from_token, validate_access_token
 from cognito_signout._transport import MAX_BODY_BYTES, Exchange, _read_capped
-from cognito_signout.operations.global_sign_out import ERRORS, SPEC
+from cognito_signout.operations.global_sign_out import OPERATION
 
 from .tokens import TOKEN
+
+ERRORS = OPERATION.errors
 
 T = TypeVar("T")
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -214,8 +216,8 @@ def call() -> _Call:
     headers, body = {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(
         {"AccessToken": TOKEN}
     ).encode()
-    return _Call(runtime, SPEC, config, httpx.URL("https://cognito-idp.eu-west-1.amazonaws.com/"),
-                 headers, body, TOKEN, (), _never_sends)
+    return _Call(runtime, OPERATION, config, httpx.URL("https://cognito-idp.eu-west-1.amazonaws.com/"),
+                 headers, body, (TOKEN,), (), _never_sends)
 
 
 async def _never_sends(request: httpx.Request) -> httpx.Response:

@@ -224,7 +224,7 @@ def test_quotas_are_bounded_in_number() -> None:
     client = Client(Config(region="eu-west-1"))
     for n in range(200):
         client.retry_quota_for(f"https://cognito-idp.us-fake-{n}.example")
-    assert len(client._runtime.quotas) <= 64
+    assert len(client._runtime.retry_strategy.quotas) <= 64
 
 
 # --- item 8: every logger ------------------------------------------------------------------

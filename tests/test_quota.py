@@ -198,7 +198,7 @@ async def test_the_pytest_fixture_is_the_switch(cognito_signout_instant_retries:
         async with Client(config) as client:
             for _ in range(5):
                 await client.global_sign_out().access_token(TOKEN).send()
-            assert client._runtime.rate_limiter.enabled
+            assert client._runtime.retry_strategy.rate_limiter.enabled
 
 
 async def test_without_the_switch_backoffs_are_real() -> None:

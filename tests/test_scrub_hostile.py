@@ -35,10 +35,12 @@ from cognito_signout._protocol import (
     scrubbed_response,
 )
 from cognito_signout._token import REDACTED, scrub, scrub_bytes
-from cognito_signout.operations.global_sign_out import ERRORS
+from cognito_signout.operations.global_sign_out import OPERATION
 
 from . import loopback
 from .tokens import TOKEN, make_token
+
+ERRORS = OPERATION.errors
 
 MIB = 1 << 20
 HEADER, PAYLOAD, SIGNATURE = TOKEN.split(".")

@@ -169,7 +169,7 @@ def test_transport_from_environment(monkeypatch: pytest.MonkeyPatch, value: str)
 async def test_transport_cannot_be_overridden_per_call() -> None:
     async with Client(Config(region="us-east-1")) as client:
         with pytest.raises(errors.ConstructionFailure, match="unknown field"):
-            client.global_sign_out().customize().config_override(transport="httpcore")
+            client.global_sign_out().customize().config_override(transport="httpcore")  # type: ignore[call-arg]
 
 
 async def test_a_callers_httpx_aiohttp_client_reports_refused_as_dispatch_failure(
