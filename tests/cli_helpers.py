@@ -7,9 +7,12 @@ The ``fake`` fixture is imported by the test modules that use it (it would sit i
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import io
+import json
 import os
+import secrets
 import select
 import subprocess
 import sys
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+import cognito_signout
 from cognito_signout._cli import main
 from cognito_signout.emulator import MotoCognito
 from cognito_signout.testing import FakeCognito
@@ -28,11 +32,18 @@ from . import loopback
 # --- running the command ------------------------------------------------------------------------
 
 
+# What the command reads from the environment besides AWS settings: tokens, and the app client
+# of a device sign-out.
+COGNITO_VARIABLES = (
+    "COGNITO_ACCESS_TOKEN", "COGNITO_REFRESH_TOKEN", "COGNITO_CLIENT_ID", "COGNITO_CLIENT_SECRET",
+)
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """No AWS settings or token of the developer's environment leak into a test."""
     env = {
         k: v for k, v in os.environ.items()
-        if not k.startswith("AWS_") and k != "COGNITO_ACCESS_TOKEN"
+        if not k.startswith("AWS_") and k not in COGNITO_VARIABLES
     }
     return {**env, "AWS_CONFIG_FILE": "/nonexistent", **extra}
 
@@ -96,6 +107,32 @@ def read_until(fd: int, marker: bytes | None, proc: subprocess.Popen[bytes]) -> 
     return seen
 
 
+# --- device sign-out (RevokeToken) --------------------------------------------------------------
+
+# Lifted once the SDK's Client has revoke_token (issue 10).
+needs_revoke_token = pytest.mark.skipif(
+    not hasattr(cognito_signout.Client, "revoke_token"), reason="RevokeToken not in the SDK yet"
+)
+CLIENT_ID = "4example5clientid6789abcde"
+CLIENT_SECRET = "s3cret+client_secret_value_0123456789abcdef"
+REVOKE_TARGET = "AWSCognitoIdentityProviderService.RevokeToken"
+
+
+def make_refresh_token() -> str:
+    """Shaped like Cognito's: an encrypted JWT (JWE, five parts), opaque to its holder."""
+    header = base64.urlsafe_b64encode(
+        json.dumps({"cty": "JWT", "enc": "A256GCM", "alg": "RSA-OAEP"}).encode()
+    ).rstrip(b"=").decode()
+    parts = (secrets.token_urlsafe(size) for size in (256, 12, 1200, 16))
+    return ".".join((header, *parts))
+
+
+def revoke_argv(url: str) -> list[str]:
+    """A device sign-out to ``url``: no secret is on it (the client id is not secret)."""
+    return ["--region", "us-east-1", "--endpoint-url", url, "--max-attempts", "1",
+            "--revoke-refresh-token", "--client-id", CLIENT_ID]
+
+
 def write_tokens(path: Path, lines: Sequence[str]) -> Path:
     path.write_text("".join(f"{line}\n" for line in lines))
     return path
@@ -115,7 +152,7 @@ def call(argv: Sequence[str], stdin_text: str, monkeypatch: pytest.MonkeyPatch) 
 @pytest.fixture
 def fake(cognito_fake: FakeCognito, monkeypatch: pytest.MonkeyPatch) -> FakeCognito:
     for name in list(os.environ):
-        if name.startswith("AWS_") or name == "COGNITO_ACCESS_TOKEN":
+        if name.startswith("AWS_") or name in COGNITO_VARIABLES:
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     return cognito_fake

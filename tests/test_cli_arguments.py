@@ -17,13 +17,20 @@ from pathlib import Path
 
 import pytest
 
+import cognito_signout
 from cognito_signout.testing import FakeCognito
 
+from . import loopback
 from .cli_helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
     assert_no_token,
     call,
     clean_env,
+    loopback_env,
+    make_refresh_token,
     read_until,
+    revoke_argv,
     run_cli,
 )
 from .cli_helpers import fake as fake
@@ -161,3 +168,89 @@ def test_the_command_imports_no_optional_face() -> None:
     ]
     # Building the parser needs neither the batch runner nor the console.
     assert not {"cognito_signout._cli.batch", "cognito_signout._cli.console"} & set(loaded)
+
+
+# --- device sign-out options (issue 10) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--client-id", CLIENT_ID], {}, "--client-id is only used with --revoke-refresh-token"),
+        (["--revoke-refresh-token"], {}, "needs the app client's id: --client-id ID or "
+         "$COGNITO_CLIENT_ID"),
+        (["--revoke-refresh-token", "--client-id", "not a client id"], {},
+         "the client id (not shown) is not one"),
+        (["--revoke-refresh-token"], {"COGNITO_CLIENT_ID": "x" * 129},
+         "the client id (not shown) is not one"),
+        (["--revoke-refresh-token", "--client-id", CLIENT_ID],
+         {"COGNITO_CLIENT_SECRET": "too-short"}, "$COGNITO_CLIENT_SECRET (not shown) is not a "
+         "client secret"),
+        (["--revoke-refresh-token", "--client-id", CLIENT_ID, "--tokens-file", "-"],
+         {"COGNITO_CLIENT_SECRET": "has spaces in it, which no secret has"},
+         "is not a client secret"),
+    ],
+)
+def test_device_sign_out_options_are_checked_before_anything_is_read(
+    fake: FakeCognito,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    env: dict[str, str],
+    message: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert call(argv, "a-refresh-token-that-is-never-read", monkeypatch) == 2
+    out, err = capsys.readouterr()
+    assert message in err
+    assert out == ""
+    assert fake.calls == []
+    for value in [*env.values(), "not a client id"]:
+        assert value not in err
+
+
+def test_a_refresh_token_needs_a_region() -> None:
+    """An access token names its region (its issuer); a refresh token is opaque."""
+    token = make_refresh_token()
+    run = run_cli("--revoke-refresh-token", "--client-id", CLIENT_ID, stdin=token)
+    assert run.returncode == 2
+    assert "--revoke-refresh-token needs a region" in run.stderr
+    assert run.stdout == ""
+    assert_no_token(run, token, CLIENT_ID)
+
+
+@pytest.mark.parametrize("form", ["--client-secret {}", "--client-secret={}"])
+def test_a_client_secret_on_the_command_line_is_refused_and_not_echoed(form: str) -> None:
+    argv = [*revoke_argv("http://127.0.0.1:9"), *form.format(CLIENT_SECRET).split(" ")]
+    run = run_cli(*argv, stdin=make_refresh_token())
+    assert run.returncode == 2
+    assert "there is no --client-secret option" in run.stderr
+    assert "read from $COGNITO_CLIENT_SECRET only" in run.stderr
+    assert_no_token(run, CLIENT_SECRET)
+
+
+def test_a_refresh_token_on_the_command_line_is_refused_and_not_echoed() -> None:
+    token = make_refresh_token()
+    run = run_cli(*revoke_argv("http://127.0.0.1:9"), token)
+    assert run.returncode == 2
+    assert (
+        "Refresh tokens are read from stdin or $COGNITO_REFRESH_TOKEN, never from the command "
+        "line" in run.stderr
+    )
+    assert_no_token(run, token)
+
+
+@pytest.mark.skipif(
+    hasattr(cognito_signout.Client, "revoke_token"), reason="RevokeToken is in the SDK"
+)
+@pytest.mark.parametrize("batch", [False, True])
+def test_without_revoke_token_in_the_sdk_the_mode_is_a_usage_error(batch: bool) -> None:
+    token = make_refresh_token()
+    with loopback.serve(loopback.ok) as server:
+        argv = revoke_argv(server.url) + (["--tokens-file", "-"] if batch else [])
+        run = run_cli(*argv, stdin=token + "\n", env=loopback_env())
+        assert server.request_count == 0
+    assert run.returncode == 2
+    assert run.stderr == "cognito-signout: error: this version cannot revoke refresh tokens yet\n"
+    assert run.stdout == ""

@@ -20,13 +20,19 @@ from cognito_signout.testing import FakeCognito
 
 from . import loopback
 from .cli_helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REVOKE_TARGET,
     TRANSPORTS,
     assert_no_token,
     call,
     clean_env,
     integration,
     loopback_env,
+    make_refresh_token,
+    needs_revoke_token,
     on,
+    revoke_argv,
     run_cli,
     write_tokens,
 )
@@ -141,6 +147,55 @@ def test_a_refused_connection_is_reported_per_line_without_tls_on_http(transport
     assert "may still be live, retry lines: 1, 2" in run.stdout
     assert "ssl" not in (run.stdout + run.stderr).lower()
     assert_no_token(run, *tokens)
+
+
+@needs_revoke_token
+def test_a_batch_of_refresh_tokens_is_revoked(tmp_path: Path) -> None:
+    tokens = [make_refresh_token() for _ in range(3)]
+    path = write_tokens(tmp_path / "refresh.txt", ["# devices", *tokens, tokens[0], "no~token"])
+    recorder = loopback.Recorder()
+    with loopback.serve(recorder) as server:
+        run = run_cli(
+            *revoke_argv(server.url), "--tokens-file", str(path), "--json",
+            env=loopback_env(COGNITO_CLIENT_SECRET=CLIENT_SECRET),
+        )
+
+    assert run.returncode == 2, run.stderr  # the line that is not a token
+    *records, last = (json.loads(line) for line in run.stdout.splitlines())
+    by_line = {r["line"]: r for r in records}
+    assert [by_line[n]["status"] for n in (2, 3, 4)] == ["signed_out"] * 3
+    assert by_line[5] == {"line": 5, "status": "duplicate", "duplicate_of": 2}
+    assert by_line[6]["status"] == "invalid_token"
+    summary = last["summary"]
+    assert (summary["signed_out"], summary["fix_lines"], summary["retry_lines"]) == (3, [6], [])
+    sent = sorted((json.loads(r.body)["Token"], r.headers["x-amz-target"]) for r in recorder.seen)
+    assert sent == sorted((t, REVOKE_TARGET) for t in tokens)
+    assert all(json.loads(r.body)["ClientSecret"] == CLIENT_SECRET for r in recorder.seen)
+    assert_no_token(run, *tokens, CLIENT_SECRET, CLIENT_ID)
+
+
+@needs_revoke_token
+def test_a_refused_app_client_is_the_most_serious_failure_of_a_batch() -> None:
+    """Exit 7: no token was revoked, and retrying cannot help until the client is fixed."""
+    tokens = [make_refresh_token() for _ in range(2)]
+    refused = loopback.service_error(400, "UnauthorizedException", message=CLIENT_SECRET)
+    with loopback.serve(refused) as server:
+        run = run_cli(
+            *revoke_argv(server.url), "--tokens-file", "-",
+            stdin="".join(f"{token}\n" for token in [*tokens, "no~token"]),
+            env=loopback_env(COGNITO_CLIENT_SECRET=CLIENT_SECRET),
+        )
+
+    assert run.returncode == 7
+    assert sorted(run.stderr.splitlines())[:2] == [
+        "line 1: client refused: UnauthorizedException (HTTP 400, request id "
+        "err-UnauthorizedException): *** Sensitive Data Redacted ***",
+        "line 2: client refused: UnauthorizedException (HTTP 400, request id "
+        "err-UnauthorizedException): *** Sensitive Data Redacted ***",
+    ]
+    assert "may still be live, retry lines: 1, 2\n" in run.stdout
+    assert "not tokens, fix lines: 3\n" in run.stdout
+    assert_no_token(run, *tokens, CLIENT_SECRET, CLIENT_ID)
 
 
 # --- in process, with the fake ------------------------------------------------------------------

@@ -18,13 +18,19 @@ from cognito_signout.testing import FakeCognito
 
 from . import loopback
 from .cli_helpers import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REVOKE_TARGET,
     TRANSPORTS,
     assert_no_token,
     call,
     clean_env,
     integration,
     loopback_env,
+    make_refresh_token,
+    needs_revoke_token,
     on,
+    revoke_argv,
     run_cli,
 )
 from .cli_helpers import fake as fake
@@ -168,3 +174,81 @@ def test_exit_code_per_outcome(
     assert code in EXIT_CODES
     assert token not in out + err
     assert len(fake.calls) == attempts  # final errors are not retried
+
+
+# --- device sign-out: one refresh token (issue 10), real subprocess -----------------------------
+
+
+def _revoke_request(request: loopback.Request) -> dict[str, str]:
+    assert request.headers["x-amz-target"] == REVOKE_TARGET
+    body: dict[str, str] = json.loads(request.body)
+    return body
+
+
+@needs_revoke_token
+@pytest.mark.parametrize("source", ["stdin", "environment"])
+def test_a_refresh_token_is_revoked_and_no_secret_is_shown(source: str) -> None:
+    token = make_refresh_token()
+    recorder = loopback.Recorder()
+    with loopback.serve(recorder) as server:
+        argv = revoke_argv(server.url)
+        if source == "stdin":
+            env = loopback_env(COGNITO_CLIENT_SECRET=CLIENT_SECRET)
+            human = run_cli(*argv, stdin=token + "\n", env=env)
+            machine = run_cli(*argv, "--json", stdin=token, env=env)
+        else:  # no secret: an app client without one
+            env = loopback_env(COGNITO_REFRESH_TOKEN=token)
+            human = run_cli(*argv, env=env)
+            machine = run_cli(*argv, "--json", env=env)
+
+    assert human.returncode == machine.returncode == 0, human.stderr
+    assert human.stdout.startswith("signed out (request id req-") and human.stderr == ""
+    result = json.loads(machine.stdout)
+    assert (result["ok"], result["status"], result["attempts"]) == (True, "signed_out", 1)
+    expected = {"Token": token, "ClientId": CLIENT_ID}
+    if source == "stdin":
+        expected["ClientSecret"] = CLIENT_SECRET
+    assert [_revoke_request(r) for r in recorder.seen] == [expected, expected]
+    assert token not in argv and CLIENT_SECRET not in argv
+    for run in (human, machine):
+        assert_no_token(run, token, CLIENT_SECRET, CLIENT_ID)
+
+
+@needs_revoke_token
+def test_the_client_id_may_come_from_the_environment_too() -> None:
+    token = make_refresh_token()
+    recorder = loopback.Recorder()
+    with loopback.serve(recorder) as server:
+        argv = [a for a in revoke_argv(server.url) if a not in ("--client-id", CLIENT_ID)]
+        run = run_cli(*argv, stdin=token, env=loopback_env(COGNITO_CLIENT_ID=CLIENT_ID))
+    assert run.returncode == 0, run.stderr
+    assert _revoke_request(recorder.seen[0])["ClientId"] == CLIENT_ID
+    assert_no_token(run, token, CLIENT_ID)
+
+
+@needs_revoke_token
+@pytest.mark.parametrize(
+    ("code", "status", "exit_code"),
+    [
+        ("UnauthorizedException", "client_refused", 7),  # a wrong client id or secret
+        ("UnsupportedOperationException", "client_refused", 7),  # revocation not enabled
+        ("UnsupportedTokenTypeException", "invalid_token", 2),  # not a refresh token
+        ("TooManyRequestsException", "throttled", 4),
+    ],
+)
+def test_revoke_token_errors_have_their_exit_codes(code: str, status: str, exit_code: int) -> None:
+    token = make_refresh_token()
+    # A service echoing what it was sent must not make the command print it.
+    echo = f"refused {CLIENT_ID} with {CLIENT_SECRET} for {token}"
+    with loopback.serve(loopback.service_error(400, code, message=echo)) as server:
+        env = loopback_env(COGNITO_CLIENT_SECRET=CLIENT_SECRET)
+        human = run_cli(*revoke_argv(server.url), stdin=token, env=env)
+        machine = run_cli(*revoke_argv(server.url), "--json", stdin=token, env=env)
+
+    assert human.returncode == machine.returncode == exit_code
+    assert exit_code in EXIT_CODES
+    assert human.stderr.startswith(f"cognito-signout: {status.replace('_', ' ')}: {code}")
+    result = json.loads(machine.stdout)
+    assert (result["status"], result["error"], result["exit_code"]) == (status, code, exit_code)
+    for run in (human, machine):
+        assert_no_token(run, token, CLIENT_SECRET, CLIENT_ID)

@@ -6,10 +6,16 @@ service knows of. Tokens are never taken from the command line, because argv is 
 every user of the machine (``ps``, ``/proc/<pid>/cmdline``), and never printed: every line
 this command writes goes through the token scrubber.
 
-Exit codes. A batch exits with its most serious failure, in the order 6, 5, 4, 2, 3: so 3
+With ``--revoke-refresh-token --client-id ID`` it signs one session out instead (a device
+sign-out, RevokeToken): the token read is a refresh token, from ``COGNITO_REFRESH_TOKEN`` or
+stdin (or each line of ``--tokens-file``), and the app client's secret, if it has one, comes
+from ``COGNITO_CLIENT_SECRET`` only. Every other invocation is unchanged.
+
+Exit codes. A batch exits with its most serious failure, in the order 7, 6, 5, 4, 2, 3: so 3
 means every failed token was refused (already dead), 2 that some lines are not tokens (fix
-them: a damaged line may hide a live token), and 4 to 6 that some sessions may still be live
-(retry those lines; the summary lists them).
+them: a damaged line may hide a live token), 4 to 6 that some sessions may still be live
+(retry those lines; the summary lists them), and 7 that the app client was refused (fix the
+client id or secret, then retry).
 
 ====  ===================================================================================
 0     signed out (batch: every token)
@@ -18,6 +24,8 @@ them: a damaged line may hide a live token), and 4 to 6 that some sessions may s
 4     throttled: Cognito still throttled after the retries
 5     other service error: Cognito answered with another error
 6     transport failure: no usable answer (connection, timeout, unreadable response)
+7     app client refused (--revoke-refresh-token): wrong client id or secret, or token
+      revocation is not enabled for the client
 130   interrupted (Ctrl-C); a batch still prints its partial summary
 141   the reader of stdout went away (``| head``): the run stops
 ====  ===================================================================================
@@ -72,13 +80,22 @@ def _output_closed() -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from .. import errors
-    from .arguments import build_config, read_single_token
+    from .arguments import (
+        app_client,
+        build_config,
+        read_single_token,
+        require_revoke_token,
+        token_source,
+    )
 
     batch = args.tokens_file is not None
+    app = app_client(args)  # None unless --revoke-refresh-token
     try:
         config = build_config(args, batch=batch)
     except errors.ConstructionFailure as exc:
         raise UsageError(str(exc)) from None
+    if app is not None:
+        require_revoke_token()
     if batch:
         from .batch import run_batch
         from .console import Console, isatty
@@ -86,14 +103,16 @@ def _run(args: argparse.Namespace) -> int:
         return run_batch(
             config,
             args.tokens_file,
+            app,
             concurrency=args.concurrency,
             console=Console(
                 json_mode=args.json,
                 quiet=args.quiet,
                 progress=not args.no_progress and not args.quiet and isatty(sys.stderr),
+                secrets=app.secrets if app is not None else (),
             ),
         )
     from .one import sign_out_one
 
-    token = read_single_token()
-    return sign_out_one(config, token, json_mode=args.json, quiet=args.quiet)
+    token = read_single_token(token_source(args))
+    return sign_out_one(config, token, app, json_mode=args.json, quiet=args.quiet)

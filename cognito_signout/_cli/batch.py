@@ -11,11 +11,12 @@ import sys
 from typing import IO, TYPE_CHECKING
 
 from .exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, SEVERITY
-from .outcomes import failure_fields, service_text
+from .outcomes import Success, failure_fields, service_text
 from .tokens_file import ReadError, count_lines, line_batches, open_tokens
 
 if TYPE_CHECKING:
     from .._config import Config
+    from .arguments import AppClient
     from .console import Console
 
 
@@ -43,8 +44,13 @@ class Stats:
         return sum(len(lines) for lines in self.failed.values())
 
 
-def run_batch(config: Config, path: str, *, concurrency: int, console: Console) -> int:
-    """Sign out every token in ``path`` (``-``: stdin); print the summary; the exit code."""
+def run_batch(
+    config: Config, path: str, app: AppClient | None, *, concurrency: int, console: Console
+) -> int:
+    """Sign out every token in ``path`` (``-``: stdin); print the summary; the exit code.
+
+    With ``app``, each token is a refresh token of that app client, and is revoked.
+    """
     import time
 
     import anyio
@@ -59,7 +65,7 @@ def run_batch(config: Config, path: str, *, concurrency: int, console: Console) 
     try:
         if console.progress:
             console.total = count_lines(stream)
-        anyio.run(_batch, config, stream, concurrency, stats, console)
+        anyio.run(_batch, config, app, stream, concurrency, stats, console)
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -78,7 +84,12 @@ def run_batch(config: Config, path: str, *, concurrency: int, console: Console) 
 
 
 async def _batch(
-    config: Config, stream: IO[bytes], concurrency: int, stats: Stats, console: Console
+    config: Config,
+    app: AppClient | None,
+    stream: IO[bytes],
+    concurrency: int,
+    stats: Stats,
+    console: Console,
 ) -> None:
     import hashlib
 
@@ -86,7 +97,7 @@ async def _batch(
 
     from .. import errors
     from .._client import Client
-    from .arguments import clean_token
+    from .arguments import REVOKE_NOT_YET, UsageError, clean_token
 
     send, receive = anyio.create_memory_object_stream[tuple[int, str]](concurrency * 2)
     console.started = anyio.current_time()
@@ -121,12 +132,18 @@ async def _batch(
     async def work(client: Client, lines: anyio.abc.ObjectReceiveStream[tuple[int, str]]) -> None:
         async with lines:
             async for line, token in lines:
+                output: Success
                 try:
-                    output = await client.global_sign_out().access_token(token).send()
+                    if app is None:
+                        output = await client.global_sign_out().access_token(token).send()
+                    else:  # the SDK's support was checked before the batch started
+                        assert hasattr(client, "revoke_token"), REVOKE_NOT_YET
+                        revoke = client.revoke_token().token(token).client_id(app.client_id)
+                        output = await revoke.set_client_secret(app.client_secret).send()
                 except errors.SdkError as exc:
                     fields = failure_fields(exc, config=config, token=token)
                     stats.fail(line, fields["status"], fields["exit_code"])
-                    console.record({"line": line, **fields})
+                    console.record({"line": line, **fields}, token)
                 else:
                     stats.finished += 1
                     stats.signed_out += 1
@@ -136,13 +153,17 @@ async def _batch(
                             "status": "signed_out",
                             "request_id": service_text(output.request_id),
                             "attempts": output.attempts,
-                        }
+                        },
+                        token,
                     )
                 console.tick(stats, anyio.current_time())
 
-    async with Client(config) as client, anyio.create_task_group() as tasks:
-        tasks.start_soon(read)
-        async with receive:
-            for _ in range(concurrency):
-                tasks.start_soon(work, client, receive.clone())
+    async with Client(config) as client:
+        if app is not None and not hasattr(client, "revoke_token"):
+            raise UsageError(REVOKE_NOT_YET)  # before the task group: a usage error, not a crash
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(read)
+            async with receive:
+                for _ in range(concurrency):
+                    tasks.start_soon(work, client, receive.clone())
     console.tick(stats, anyio.current_time(), force=True)

@@ -18,7 +18,7 @@ _SHOW_LINES = 50  # line numbers listed per category in the human summary
 
 # The lines a summary lists, by what to do about them (JSON: retry_lines and fix_lines): after
 # these a session may still be live, and these are not tokens (a damaged line may hide one).
-_RETRY = ("throttled", "service_error", "transport_error")
+_RETRY = ("throttled", "service_error", "transport_error", "client_refused")
 _FIX = ("invalid_token",)
 
 
@@ -29,32 +29,44 @@ def isatty(stream: IO[str] | None) -> bool:
         return False
 
 
+def scrubbed(text: str, token: str | None, secrets: tuple[str, ...] = ()) -> str:
+    """``text`` without ``token``, the other ``secrets`` (an app client's id and secret), or
+    anything token-shaped."""
+    from .._token import scrub
+
+    text = scrub(text, token)
+    for secret in secrets:
+        text = scrub(text, secret)
+    return text
+
+
 class Console:
     """All batch output: scrubbed, kept apart from the progress bar, silenced by --quiet."""
 
-    def __init__(self, *, json_mode: bool, quiet: bool, progress: bool) -> None:
+    def __init__(
+        self, *, json_mode: bool, quiet: bool, progress: bool, secrets: tuple[str, ...] = ()
+    ) -> None:
         self.json_mode = json_mode
         self.quiet = quiet
         self.progress = progress
+        self.secrets = secrets  # never printed: the app client's id and secret, if any
         self.total: int | None = None
         self._bar_shown = False
         self._last_draw = 0.0
         self.started = 0.0  # set when the batch starts, on the event loop's clock
 
-    def _write(self, stream: IO[str], text: str) -> None:
-        from .._token import scrub
-
+    def _write(self, stream: IO[str], text: str, token: str | None = None) -> None:
         self._clear_bar()
-        stream.write(scrub(text, None) + "\n")
+        stream.write(scrubbed(text, token, self.secrets) + "\n")
 
-    def record(self, fields: dict[str, Any]) -> None:
+    def record(self, fields: dict[str, Any], token: str | None = None) -> None:
         """One token's outcome: a JSON line, or a line on stderr for a human if it failed."""
         import json
 
         if self.quiet:
             return
         if self.json_mode:
-            self._write(sys.stdout, json.dumps(fields))
+            self._write(sys.stdout, json.dumps(fields), token)
             sys.stdout.flush()  # consumers follow a long run as it goes
         elif fields["status"] == "duplicate":
             self._write(
@@ -66,6 +78,7 @@ class Console:
                 sys.stderr,
                 f"line {fields['line']}: {fields['status'].replace('_', ' ')}: "
                 f"{fields['message']}",
+                token,
             )
 
     def tick(self, stats: Stats, now: float, *, force: bool = False) -> None:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
+from .arguments import REVOKE_NOT_YET, UsageError
+from .console import scrubbed
 from .exits import EXIT_INTERRUPTED, EXIT_OK
-from .outcomes import failure_fields, service_text
+from .outcomes import Success, failure_fields, service_text
 
 if TYPE_CHECKING:
     from .._config import Config
+    from .arguments import AppClient
 
 
-def sign_out_one(config: Config, token: str, *, json_mode: bool, quiet: bool) -> int:
-    """Sign ``token`` out; print the result (a JSON object with ``json_mode``); the exit code."""
+def sign_out_one(
+    config: Config, token: str, app: AppClient | None, *, json_mode: bool, quiet: bool
+) -> int:
+    """Sign ``token`` out (with ``app``: revoke it, a refresh token of that app client); print
+    the result (a JSON object with ``json_mode``); the exit code."""
     import json
     import sys
 
@@ -20,14 +26,19 @@ def sign_out_one(config: Config, token: str, *, json_mode: bool, quiet: bool) ->
 
     from .. import errors
     from .._client import Client
-    from .._token import scrub
 
-    async def call() -> Any:
+    async def call() -> Success:
         async with Client(config) as client:
-            return await client.global_sign_out().access_token(token).send()
+            if app is None:
+                return await client.global_sign_out().access_token(token).send()
+            if not hasattr(client, "revoke_token"):
+                raise UsageError(REVOKE_NOT_YET)
+            revoke = client.revoke_token().token(token).client_id(app.client_id)
+            revoked: Success = await revoke.set_client_secret(app.client_secret).send()
+            return revoked
 
     def emit(stream: IO[str], text: str) -> None:
-        stream.write(scrub(text, token) + "\n")
+        stream.write(scrubbed(text, token, app.secrets if app is not None else ()) + "\n")
         stream.flush()
 
     try:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .exits import (
+    EXIT_CLIENT_REFUSED,
     EXIT_NOT_AUTHORIZED,
     EXIT_SERVICE_ERROR,
     EXIT_THROTTLED,
@@ -16,6 +17,22 @@ if TYPE_CHECKING:
     from .._config import Config
     from ..errors import SdkError
 
+# RevokeToken's errors (--revoke-refresh-token), by code so this works with any SDK version:
+# the app client was refused (a wrong client id or secret, or revocation not enabled for it),
+# or the token is not a refresh token (a line to fix, like a malformed one).
+_CLIENT_REFUSED = frozenset({"UnauthorizedException", "UnsupportedOperationException"})
+_NOT_A_REFRESH_TOKEN = "UnsupportedTokenTypeException"
+
+
+class Success(Protocol):
+    """What the command reports of a successful call, GlobalSignOut's or RevokeToken's."""
+
+    @property
+    def request_id(self) -> str | None: ...
+
+    @property
+    def attempts(self) -> int: ...
+
 
 def outcome(exc: SdkError) -> tuple[str, int]:
     """The ``status`` name and exit code of a failed sign-out."""
@@ -26,6 +43,10 @@ def outcome(exc: SdkError) -> tuple[str, int]:
     if isinstance(exc, errors.NotAuthorizedException):
         return "not_authorized", EXIT_NOT_AUTHORIZED
     if isinstance(exc, errors.ServiceError):
+        if exc.code in _CLIENT_REFUSED:
+            return "client_refused", EXIT_CLIENT_REFUSED
+        if exc.code == _NOT_A_REFRESH_TOKEN:
+            return "invalid_token", EXIT_USAGE
         if _retry.classify(exc) is _retry.ErrorKind.THROTTLING:
             return "throttled", EXIT_THROTTLED
         return "service_error", EXIT_SERVICE_ERROR
