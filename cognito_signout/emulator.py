@@ -58,6 +58,16 @@ _STOP_TIMEOUT_S = 5.0
 _AUTH_FLOWS = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
 
 
+def cognito_secret(moto_secret: str) -> str:
+    """The app client secret as the emulator hands it out: moto's UUID without its dashes.
+
+    Cognito's secrets match the model's ``[\\w+]+`` (24-64 characters), which SDKs check
+    before sending; moto's UUIDs, dashes and all, would be refused by them. The emulator checks
+    SECRET_HASH and RevokeToken's ClientSecret itself, against this form.
+    """
+    return moto_secret.replace("-", "")
+
+
 def secret_hash(username: str, client_id: str, client_secret: str) -> str:
     """Cognito's ``SECRET_HASH``: base64(HMAC-SHA256(key=secret, msg=username + client_id))."""
     digest = hmac.new(
@@ -368,7 +378,7 @@ class MotoCognito:
         client = AppClient(
             pool_id=pool_id,
             client_id=str(created["ClientId"]),
-            client_secret=str(created["ClientSecret"]) if secret else None,
+            client_secret=cognito_secret(str(created["ClientSecret"])) if secret else None,
             token_revocation=token_revocation,
         )
         self._clients[client.client_id] = client
@@ -553,6 +563,14 @@ def _moto_refresh_session(refresh_token: str) -> tuple[str, str] | None:
     return None
 
 
+def _moto_refresh_username(refresh_token: str) -> str | None:
+    for pool in _moto_pools():
+        entry = pool.refresh_tokens.get(refresh_token)
+        if entry:
+            return str(entry[1])
+    return None
+
+
 def _read_body(environ: WSGIEnvironment) -> bytes:
     stream = environ["wsgi.input"]
     try:
@@ -619,6 +637,10 @@ class _RevocationLayer:
                 return _answer(start_response, {})
             if isinstance(request, dict):
                 self._check(operation, request)
+                if operation in ("InitiateAuth", "AdminInitiateAuth"):
+                    body = json.dumps(request).encode()  # its SECRET_HASH may be translated
+                    environ["wsgi.input"] = io.BytesIO(body)
+                    environ["CONTENT_LENGTH"] = str(len(body))
         except _Refused as refused:
             return _answer(
                 start_response, {"__type": refused.code, "message": refused.message}, refused.code
@@ -639,12 +661,28 @@ class _RevocationLayer:
                 refresh_token = params.get("REFRESH_TOKEN")
                 if operation == "InitiateAuth" and request.get("AuthFlow") == "USER_PASSWORD_AUTH":
                     self._check_secret_hash(request.get("ClientId"), params)
+                self._translate_secret_hash(request.get("ClientId"), params)
         elif operation == "GetTokensFromRefreshToken":
             refresh_token = request.get("RefreshToken")
         if isinstance(refresh_token, str) and self.revocations.refresh_token_revoked(
             refresh_token
         ):
             raise _Refused("NotAuthorizedException", "Refresh Token has been revoked")
+
+    @staticmethod
+    def _translate_secret_hash(client_id: object, params: dict[str, Any]) -> None:
+        """A valid SECRET_HASH (made with the secret the emulator hands out, see
+        cognito_secret) becomes the one moto computes with its own form of the secret."""
+        client = _moto_client(client_id) if isinstance(client_id, str) else None
+        given, username = params.get("SECRET_HASH"), str(params.get("USERNAME") or "")
+        if client is None or not client.generate_secret or not isinstance(given, str):
+            return
+        refresh_token = params.get("REFRESH_TOKEN")
+        if not username and isinstance(refresh_token, str):
+            username = _moto_refresh_username(refresh_token) or ""  # moto hashes with it
+        ours = secret_hash(username, str(client.id), cognito_secret(str(client.secret)))
+        if hmac.compare_digest(given.encode(), ours.encode()):
+            params["SECRET_HASH"] = secret_hash(username, str(client.id), str(client.secret))
 
     @staticmethod
     def _check_secret_hash(client_id: object, params: dict[str, Any]) -> None:
@@ -657,7 +695,9 @@ class _RevocationLayer:
                 "NotAuthorizedException", "Client is configured with secret but SECRET_HASH "
                 "was not received"
             )
-        expected = secret_hash(str(username or ""), str(client.id), str(client.secret))
+        expected = secret_hash(
+            str(username or ""), str(client.id), cognito_secret(str(client.secret))
+        )
         if not hmac.compare_digest(given.encode(), expected.encode()):
             raise _Refused("NotAuthorizedException", "Unable to verify secret hash for client")
 
@@ -681,8 +721,8 @@ class _RevocationLayer:
 
         ``RevokeAssociatedSessions``: moto never rotates refresh tokens, so each refresh token
         has exactly one session and NONE and LINKED revoke the same thing.
-        ClientSecret is only length-checked, not matched against ``[\\w+]+``: moto's secrets
-        are UUIDs with dashes.
+        ClientSecret is only length-checked here; the secrets the emulator hands out are
+        Cognito-shaped (see cognito_secret).
         """
         if request is None:
             raise _Refused("InvalidParameterException", "The request body is not a JSON object")
@@ -710,7 +750,7 @@ class _RevocationLayer:
             raise _Refused("UnauthorizedException", "Client is not authorized")
         if client.generate_secret:
             if not isinstance(client_secret, str) or not hmac.compare_digest(
-                client_secret.encode(), str(client.secret).encode()
+                client_secret.encode(), cognito_secret(str(client.secret)).encode()
             ):
                 raise _Refused("UnauthorizedException", "Client secret is missing or wrong")
         elif client_secret is not None:
