@@ -7,6 +7,7 @@
 from . import errors
 from ._client import Client
 from ._config import Config, TimeoutConfig
+from ._logout import logout_url
 from ._retry import RetryConfig, RetryDetails, RetryQuota, is_testing, set_testing
 from ._version import __version__
 from .operations._builders import CustomizableOperation
@@ -54,5 +55,6 @@ __all__ = [
     "__version__",
     "errors",
     "is_testing",
+    "logout_url",
     "set_testing",
 ]

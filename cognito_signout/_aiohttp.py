@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import math
+import re
 import ssl
 from collections.abc import AsyncIterator
 from typing import Any
@@ -216,9 +217,18 @@ def _timeout(spec: dict[str, float | None] | None) -> aiohttp.ClientTimeout:
 
 def _str_items(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     try:
-        return [(name.decode(), value.decode()) for name, value in raw]
+        items = [(name.decode(), value.decode()) for name, value in raw]
     except UnicodeDecodeError:
         raise httpx.LocalProtocolError("a header is not valid UTF-8") from None
+    for name, value in items:
+        # A control character would split or corrupt the header (CR/LF injection). Newer
+        # aiohttp refuses them itself; 3.10, which we admit, sends some through.
+        if _CONTROL.search(value) is not None or _CONTROL.search(name) is not None:
+            raise httpx.LocalProtocolError("a header holds a control character")
+    return items
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _mapped(exc: BaseException, request: httpx.Request) -> httpx.TransportError:

@@ -65,7 +65,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
 from starlette.requests import HTTPConnection, Request
 
-from . import _endpoints, _retry, errors
+from . import _endpoints, errors
 from ._client import Client
 from ._config import Config, ConfigOverrides, validate_overrides
 
@@ -104,7 +104,7 @@ def _retry_after_value(seconds: float) -> str:
 
 def _retry_after_header(exc: BaseException, default: int) -> dict[str, str]:
     """Whole seconds, from Cognito's ``x-amz-retry-after`` (milliseconds) when it sent one."""
-    hint = _retry.retry_after_seconds(exc)
+    hint = getattr(exc, "retry_after", None)  # the server's hint, carried by the error
     return {"Retry-After": _retry_after_value(default if hint is None else hint)}
 
 
@@ -116,7 +116,7 @@ def _map(exc: errors.SdkError, retry_after: int) -> _Mapped:
         )
     if isinstance(exc, errors.ConstructionFailure | errors.InvalidParameterException):
         return _Mapped(400, "invalid_request", "The access token is malformed.")
-    if isinstance(exc, errors.ServiceError) and _retry.classify(exc) is _retry.ErrorKind.THROTTLING:
+    if isinstance(exc, errors.ServiceError) and exc.retry_kind == "throttling":
         return _Mapped(
             429, "throttled", "Too many sign-outs right now; retry later.",
             _retry_after_header(exc, retry_after),

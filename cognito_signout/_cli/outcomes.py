@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 # RevokeToken's errors (--revoke-refresh-token), by code so this works with any SDK version:
 # the app client was refused (a wrong client id or secret, or revocation not enabled for it),
 # or the token is not a refresh token (a line to fix, like a malformed one).
-_CLIENT_REFUSED = frozenset({"UnauthorizedException", "UnsupportedOperationException"})
-_NOT_A_REFRESH_TOKEN = "UnsupportedTokenTypeException"
 
 
 class Success(Protocol):
@@ -36,18 +34,18 @@ class Success(Protocol):
 
 def outcome(exc: SdkError) -> tuple[str, int]:
     """The ``status`` name and exit code of a failed sign-out."""
-    from .. import _retry, errors
+    from .. import errors
 
     if isinstance(exc, errors.ConstructionFailure):
         return "invalid_token", EXIT_USAGE
     if isinstance(exc, errors.NotAuthorizedException):
         return "not_authorized", EXIT_NOT_AUTHORIZED
     if isinstance(exc, errors.ServiceError):
-        if exc.code in _CLIENT_REFUSED:
+        if isinstance(exc, errors.UnauthorizedException | errors.UnsupportedOperationException):
             return "client_refused", EXIT_CLIENT_REFUSED
-        if exc.code == _NOT_A_REFRESH_TOKEN:
+        if isinstance(exc, errors.UnsupportedTokenTypeException):
             return "invalid_token", EXIT_USAGE
-        if _retry.classify(exc) is _retry.ErrorKind.THROTTLING:
+        if exc.retry_kind == "throttling":
             return "throttled", EXIT_THROTTLED
         return "service_error", EXIT_SERVICE_ERROR
     if isinstance(exc, errors.DispatchFailure | errors.TimeoutError | errors.ResponseError):
