@@ -434,3 +434,49 @@ def test_the_plugin_imports_nothing_heavy() -> None:
     loaded = json.loads(run.stdout)
     assert "cognito_signout.testing._plugin" in loaded
     assert not [m for m in loaded if m.startswith(("fastapi", "starlette", "moto"))]
+
+
+# --- issue 10: the split fake keeps its API, and serves every operation ----------------------
+
+
+def test_the_public_api_of_the_testing_package() -> None:
+    import cognito_signout.testing as testing
+
+    assert set(testing.__all__) >= {
+        "EXPIRED", "INVALID", "REVOKED", "FakeCognito", "RecordedCall", "install_transport",
+        "FakeSession", "FakeAppClient",
+    }
+    fake = FakeCognito(region="eu-west-2", accept_unknown_tokens=False)
+    assert (fake.region, fake.accept_unknown_tokens) == ("eu-west-2", False)
+    assert fake.pool_id.startswith("eu-west-2_")
+
+
+async def test_a_global_sign_out_records_its_token_in_both_fields() -> None:
+    fake = FakeCognito()
+    token = fake.issue_token("gus")
+    async with fake.client() as client:
+        await sign_out(client, token)
+    [call] = fake.calls
+    assert call.access_token == call.token == token
+    assert call.client_id is None
+    assert call.members == {"AccessToken": token}
+
+
+async def test_failures_without_a_token_or_operation_hit_every_operation(
+    instant_retries: None,
+) -> None:
+    fake = FakeCognito()
+    session = fake.sign_in("hank")
+    async with fake.client() as client:
+        for name, send in (
+            ("GetUser", client.get_user().access_token(session.access_token).send),
+            ("RevokeToken",
+             client.revoke_token().token(session.refresh_token).client_id("fakeclientid").send),
+            ("GlobalSignOut", client.global_sign_out().access_token(fake.issue_token()).send),
+        ):
+            fake.fail_next()
+            out = await send()
+            assert out.attempts == 2
+            failed, succeeded = fake.calls[-2:]
+            assert (failed.operation, failed.injected, succeeded.operation) == (name, True, name)
+            assert succeeded.ok and not succeeded.injected

@@ -8,6 +8,10 @@
         await client.global_sign_out().access_token(token).send()
     assert fake.signed_out(token)
 
+Sessions as Cognito keeps them: ``session = fake.sign_in("alice", attributes={"email": ...})``
+gives an access, ID and refresh token; ``revoke_token().token(session.refresh_token)`` ends
+that session only, GlobalSignOut all of the user's, and GetUser refuses any ended token.
+
 With pytest, the ``cognito_fake`` fixture (installed with the package) gives a fresh
 :class:`FakeCognito` with instant retries, and routes every ``Client`` your code creates during
 the test to it. Any other ``httpx.AsyncBaseTransport`` (an ``httpx.MockTransport``, say) plugs
@@ -17,6 +21,23 @@ Nothing here is imported by ``import cognito_signout``.
 """
 
 from .._transport import install_transport
-from ._fake import EXPIRED, INVALID, REVOKED, FakeCognito, RecordedCall
+from ._fake import (
+    EXPIRED,
+    INVALID,
+    REVOKED,
+    FakeAppClient,
+    FakeCognito,
+    FakeSession,
+    RecordedCall,
+)
 
-__all__ = ["EXPIRED", "INVALID", "REVOKED", "FakeCognito", "RecordedCall", "install_transport"]
+__all__ = [
+    "EXPIRED",
+    "INVALID",
+    "REVOKED",
+    "FakeAppClient",
+    "FakeCognito",
+    "FakeSession",
+    "RecordedCall",
+    "install_transport",
+]

@@ -6,133 +6,125 @@ so code under test runs through the SDK's real serializer, error parser, retry l
 scrubbing. A test that passes against the fake fails for the same reasons it would against
 Cognito, not because a mock was shaped differently.
 
-The fake is thread-safe (a FastAPI app under test may run on another thread's event loop) and
-works under asyncio and trio alike.
+This module is the transport and the public API; the wire is ``_wire.py``, the pool's state
+and Cognito's rules ``_pool.py``. The fake is thread-safe (a FastAPI app under test may run on
+another thread's event loop) and works under asyncio and trio alike.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
-import re
-import secrets
-import threading
-import time
-import uuid
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
 import httpx
 
-from .._token import REDACTED
 from .._transport import install_transport
+from . import _wire
+from ._pool import (
+    DEFAULT_CLIENT_ID,
+    EXPIRED,
+    INVALID,
+    REVOKED,
+    FakeAppClient,
+    FakeSession,
+    Injection,
+    Pool,
+    RecordedCall,
+)
 
 if TYPE_CHECKING:
     from .._client import Client
     from .._config import Config
+    from ..operations.get_user import MfaOption
 
-__all__ = ["FakeCognito", "RecordedCall"]
+__all__ = [
+    "EXPIRED",
+    "INVALID",
+    "REVOKED",
+    "FakeAppClient",
+    "FakeCognito",
+    "FakeSession",
+    "RecordedCall",
+]
 
-_TARGET_PREFIX = "AWSCognitoIdentityProviderService."
-_JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
-_TOKEN_RE = re.compile(r"[A-Za-z0-9\-_=.]+")
-_ATTEMPT_RE = re.compile(r"attempt=(\d+)")
 
-# Real Cognito's texts for the three ways a token is refused.
-REVOKED = "Access Token has been revoked"
-EXPIRED = "Access Token has expired"
-INVALID = "Invalid Access Token"
+@attrs.frozen
+class _Served:
+    """One operation the fake serves: the member that carries its token (recorded, and matched
+    by injected failures) and the handler, which answers a JSON document or raises a Refusal."""
 
-# HTTP statuses by error code; everything unlisted is a client fault, 400 on AWS JSON 1.1.
-_STATUS_BY_CODE = {
-    "TooManyRequestsException": 429,
-    "InternalErrorException": 500,
-    "ForbiddenException": 403,
+    token_member: str
+    handler: Callable[[Pool, Mapping[str, Any]], Mapping[str, Any]]
+
+
+def _global_sign_out(pool: Pool, document: Mapping[str, Any]) -> Mapping[str, Any]:
+    token = _wire.token_member(document, "AccessToken")
+    pool.check_access_token(token)
+    pool.global_sign_out(token)
+    return {}
+
+
+def _revoke_token(pool: Pool, document: Mapping[str, Any]) -> Mapping[str, Any]:
+    token = _wire.token_member(document, "Token")
+    client_id = _wire.string_member(document, "ClientId", _wire.WORD_PATTERN, max_len=128)
+    secret = _wire.string_member(
+        document, "ClientSecret", _wire.WORD_PATTERN, required=False, max_len=64
+    )
+    _wire.enum_member(document, "RevokeAssociatedSessions", ("NONE", "LINKED"))
+    assert client_id is not None
+    pool.revoke_token(token, client_id, secret)
+    return {}
+
+
+def _get_user(pool: Pool, document: Mapping[str, Any]) -> Mapping[str, Any]:
+    token = _wire.token_member(document, "AccessToken")
+    pool.check_access_token(token)
+    return pool.user_document(token)
+
+
+_OPERATIONS: Mapping[str, _Served] = {
+    "GlobalSignOut": _Served("AccessToken", _global_sign_out),
+    "RevokeToken": _Served("Token", _revoke_token),
+    "GetUser": _Served("AccessToken", _get_user),
 }
 
 
-def _redacted(value: object) -> str:
-    return "None" if value is None else repr(REDACTED)
-
-
-@attrs.frozen(kw_only=True)
-class RecordedCall:
-    """One request the fake answered (or failed on purpose), in arrival order.
-
-    ``access_token`` is kept so a test can ask *which* token was signed out, but it never shows
-    in ``repr``: test failure output is logged by CI and must not carry credentials.
-    """
-
-    operation: str | None
-    """The operation from ``X-Amz-Target`` (``"GlobalSignOut"``), None if it was missing."""
-    access_token: str | None = attrs.field(repr=_redacted)
-    username: str | None
-    """The user the token belongs to, for tokens from :meth:`FakeCognito.issue_token`."""
-    status_code: int
-    """200 for a sign-out; 0 when the fake dropped the connection or timed out on purpose."""
-    error_code: str | None
-    request_id: str | None
-    attempt: int | None
-    """The SDK's attempt number (``amz-sdk-request``): 1 first, 2 for the first retry..."""
-    invocation_id: str | None
-    """Shared by all attempts of one SDK call (``amz-sdk-invocation-id``)."""
-    injected: bool
-    """True if this answer came from :meth:`FakeCognito.fail_next` and friends."""
-    headers: Mapping[str, str] = attrs.field(repr=False, eq=False, hash=False)
-    """Request headers, lower-cased names (GlobalSignOut is unsigned: no credential in them)."""
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code == 200
-
-
-@attrs.define
-class _Injection:
-    kind: Literal["error", "disconnect", "timeout"]
-    remaining: int | None  # None: until clear_failures()
-    token: str | None = attrs.field(default=None, repr=_redacted)
-    code: str | None = None
-    status: int = 500
-    message: str | None = None
-    body: bytes | None = None
-    headers: dict[str, str] = attrs.field(factory=dict)
-
-    def matches(self, token: str | None) -> bool:
-        return self.token is None or self.token == token
-
-
-@attrs.define
-class _Session:
-    username: str | None
-    generation: int
-    expires_at: float | None
-
-
-class _Refusal(Exception):
-    """Internal: the request is answered with a Cognito error."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(code)
-        self.code = code
-        self.message = message
-        self.status = status
-
-
 class FakeCognito(httpx.AsyncBaseTransport):
-    """An in-memory Cognito user pool that answers GlobalSignOut like the real service.
+    """An in-memory Cognito user pool that answers GlobalSignOut, RevokeToken and GetUser like
+    the real service.
 
-    Tokens: :meth:`issue_token` mints JWT-shaped access tokens for named users. Signing out
-    one of them revokes every token of that user issued before (real Cognito revokes all the
-    user's sessions); later calls with any of them get ``NotAuthorizedException``. Tokens the
-    fake did not issue are accepted once each (their own session) unless
-    ``accept_unknown_tokens`` is False; a JWT-shaped one whose ``exp`` has passed is refused as
-    expired.
+    Sessions: :meth:`sign_in` opens a session (access, ID and refresh token, one
+    ``origin_jti``) for a user on an app client; :meth:`issue_token` is the same, giving only
+    the access token (:meth:`session_of` finds the rest). A second sign-in of the same user is
+    a second session. RevokeToken with a session's refresh token ends that session: all of its
+    tokens are refused from then on, the user's other sessions live on. GlobalSignOut ends
+    every session of the user (on every app client) opened before it. GetUser answers the
+    user of a live access token (username, ``sub`` and the attributes given to
+    :meth:`sign_in` or :meth:`add_user`) and refuses an ended, expired or non-access token with
+    ``NotAuthorizedException``.
+
+    Tokens the fake did not issue: an access token is accepted once each by GlobalSignOut (its
+    own session), a JWT-shaped one whose ``exp`` has passed is refused as expired; RevokeToken
+    with an unknown refresh token succeeds, as RevokeToken does (RFC 7009: a revocation does
+    not tell whether the token was valid), and an unknown app client is taken as a public one.
+    ``accept_unknown_tokens=False`` refuses both: ``NotAuthorizedException`` for the token,
+    ``UnauthorizedException`` for the client.
+
+    App clients: :meth:`add_client` adds one, with a secret or without revocation; the default
+    ``"fakeclientid"`` and any client id given to :meth:`sign_in` are public with revocation
+    on. RevokeToken refuses (``UnauthorizedException``) a missing or wrong secret, a secret
+    sent for a public client, and a token issued to another client;
+    ``UnsupportedOperationException`` when revocation is off; ``UnsupportedTokenTypeException``
+    for an access or ID token. ``RevokeAssociatedSessions`` is accepted and recorded; the fake
+    has no linked sessions, so ``"LINKED"`` revokes what ``"NONE"`` does.
 
     Failures: :meth:`fail_next`, :meth:`throttle`, :meth:`disconnect_next` and
-    :meth:`timeout_next` queue failures that the next matching requests get, in order.
+    :meth:`timeout_next` queue failures that the next matching requests get, in order, whatever
+    the operation (unless one is named); ``token=`` matches the request's ``AccessToken`` or
+    RevokeToken's ``Token``.
 
     Wiring: :meth:`client` returns a :class:`~cognito_signout.Client` on the fake;
     :meth:`patch` makes every ``Client`` created meanwhile (without its own ``http_client``)
@@ -146,101 +138,169 @@ class FakeCognito(httpx.AsyncBaseTransport):
         latency: float = 0.0,
         accept_unknown_tokens: bool = True,
     ) -> None:
-        self.region = region
-        self.pool_id = f"{region}_{secrets.token_hex(5).upper()}"
+        self._pool = Pool(region, accept_unknown_tokens=accept_unknown_tokens)
         self.latency = latency
         """Seconds each answer takes (``anyio.sleep``), to exercise concurrency and timeouts."""
-        self.accept_unknown_tokens = accept_unknown_tokens
-        self._lock = threading.Lock()
-        self._calls: list[RecordedCall] = []
-        self._injections: list[_Injection] = []
-        self._issued: dict[str, _Session] = {}  # token -> session
-        self._generation: dict[str, int] = {}  # username -> sign-out count
-        self._revoked_unknown: set[str] = set()
-        self._in_flight = 0
-        self._max_in_flight = 0
 
     def __repr__(self) -> str:
         return (
-            f"<FakeCognito region={self.region!r} calls={len(self._calls)} "
-            f"sign_outs={len(self.sign_outs)}>"
+            f"<FakeCognito region={self.region!r} calls={len(self._pool.calls)} "
+            f"sign_outs={len(self.sign_outs)} revocations={len(self.revocations)}>"
         )
+
+    @property
+    def region(self) -> str:
+        return self._pool.region
+
+    @property
+    def pool_id(self) -> str:
+        """The fake pool's id (``<region>_<10 hex>``), in its tokens' ``iss``."""
+        return self._pool.pool_id
+
+    @property
+    def accept_unknown_tokens(self) -> bool:
+        """Whether tokens and app clients the fake did not issue are taken (see the class)."""
+        return self._pool.accept_unknown_tokens
+
+    @accept_unknown_tokens.setter
+    def accept_unknown_tokens(self, value: bool) -> None:
+        with self._pool.lock:
+            self._pool.accept_unknown_tokens = value
 
     # -- what happened ------------------------------------------------------------------------
 
     @property
     def calls(self) -> list[RecordedCall]:
         """Every request answered so far, in order (a copy)."""
-        with self._lock:
-            return list(self._calls)
+        with self._pool.lock:
+            return list(self._pool.calls)
+
+    def _succeeded(self, operation: str) -> list[RecordedCall]:
+        return [c for c in self.calls if c.ok and not c.injected and c.operation == operation]
 
     @property
     def sign_outs(self) -> list[RecordedCall]:
         """The GlobalSignOut calls that really signed out, in order (no injected answer)."""
-        return [c for c in self.calls if c.ok and not c.injected and c.operation == "GlobalSignOut"]
+        return self._succeeded("GlobalSignOut")
+
+    @property
+    def revocations(self) -> list[RecordedCall]:
+        """The RevokeToken calls that succeeded, in order (no injected answer)."""
+        return self._succeeded("RevokeToken")
 
     @property
     def max_in_flight(self) -> int:
         """The most requests the fake was answering at once: checks a concurrency bound."""
-        return self._max_in_flight
+        return self._pool.max_in_flight
 
     def signed_out(self, token: str) -> bool:
-        """Whether a GlobalSignOut with exactly this token succeeded."""
-        return any(c.access_token == token for c in self.sign_outs)
+        """Whether a GlobalSignOut with exactly this access token, or a RevokeToken with exactly
+        this refresh token, succeeded."""
+        return any(c.token == token for c in (*self.sign_outs, *self.revocations))
 
     def is_revoked(self, token: str) -> bool:
-        """Whether Cognito would now refuse this token as revoked."""
-        with self._lock:
-            return self._revoked(token)
+        """Whether the token's session has ended (RevokeToken, GlobalSignOut, :meth:`revoke`):
+        for an access or ID token, whether Cognito would now refuse it as revoked; for a
+        refresh token, whether it can no longer refresh."""
+        with self._pool.lock:
+            return self._pool.revoked(token)
 
-    # -- tokens and users ---------------------------------------------------------------------
+    # -- users, clients and sessions ----------------------------------------------------------
+
+    def sign_in(
+        self,
+        username: str | None = None,
+        *,
+        client_id: str = DEFAULT_CLIENT_ID,
+        attributes: Mapping[str, str] | None = None,
+        expires_in: float = 3600.0,
+    ) -> FakeSession:
+        """A new session for ``username`` (a random user if None), like InitiateAuth.
+
+        The access and ID tokens are JWT-shaped with Cognito's claims (``iss`` names this
+        fake's region and pool, so a ``Client`` without a region routes by it; not really
+        signed) and expire in ``expires_in`` seconds (negative: already expired). The refresh
+        token is opaque. ``attributes`` (``{"email": ...}``) are merged into the user's, which
+        GetUser answers; an unknown ``client_id`` becomes a public app client.
+        """
+        with self._pool.lock:
+            return self._pool.sign_in(
+                username, client_id=client_id, attributes=attributes, expires_in=expires_in
+            )
 
     def issue_token(
         self,
         username: str | None = None,
         *,
         expires_in: float = 3600.0,
-        client_id: str = "fakeclientid",
+        client_id: str = DEFAULT_CLIENT_ID,
+        attributes: Mapping[str, str] | None = None,
     ) -> str:
-        """A new access token for ``username`` (a random user if None), like InitiateAuth.
+        """The access token of a new session (:meth:`sign_in`); :meth:`session_of` gives the
+        session's refresh and ID tokens."""
+        return self.sign_in(
+            username, client_id=client_id, attributes=attributes, expires_in=expires_in
+        ).access_token
 
-        The token is JWT-shaped with Cognito's claims (``iss`` names this fake's region and
-        pool, so a ``Client`` without a region routes by it). It is not really signed. A
-        negative ``expires_in`` gives an already expired token.
+    def session_of(self, token: str) -> FakeSession | None:
+        """The session an issued token (access, ID or refresh) belongs to; None if unknown."""
+        with self._pool.lock:
+            return self._pool.session_of(token)
+
+    def refresh(self, refresh_token: str, *, expires_in: float = 3600.0) -> str:
+        """A new access token for the session, as a REFRESH_TOKEN_AUTH sign-in gives.
+
+        Raises ValueError if the token is not one of the fake's refresh tokens, or its session
+        has ended (Cognito would refuse the refresh).
         """
-        username = username or f"user-{uuid.uuid4().hex[:12]}"
-        now = time.time()
-        claims = {
-            "sub": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.pool_id}/{username}")),
-            "iss": f"https://cognito-idp.{self.region}.{_dns_suffix(self.region)}/{self.pool_id}",
-            "client_id": client_id,
-            "origin_jti": str(uuid.uuid4()),
-            "token_use": "access",
-            "scope": "aws.cognito.signin.user.admin",
-            "auth_time": int(now),
-            "exp": int(now + expires_in),
-            "iat": int(now),
-            "jti": str(uuid.uuid4()),
-            "username": username,
-        }
-        token = ".".join(
-            (
-                _b64({"kid": "cognito-signout-fake", "alg": "RS256"}),
-                _b64(claims),
-                base64.urlsafe_b64encode(secrets.token_bytes(64)).rstrip(b"=").decode(),
-            )
-        )
-        with self._lock:
-            self._issued[token] = _Session(
-                username, self._generation.get(username, 0), now + expires_in
-            )
-        return token
+        with self._pool.lock:
+            return self._pool.refresh(refresh_token, expires_in)
+
+    def add_client(
+        self,
+        client_id: str | None = None,
+        *,
+        secret: bool | str = False,
+        revocation_enabled: bool = True,
+    ) -> FakeAppClient:
+        """Add (or replace) an app client: a random Cognito-shaped id if None; ``secret=True``
+        generates a client secret, a str sets it; ``revocation_enabled=False`` is a client on
+        which RevokeToken is an ``UnsupportedOperationException``."""
+        with self._pool.lock:
+            return self._pool.add_client(client_id, secret, revocation_enabled)
+
+    def add_user(
+        self,
+        username: str | None = None,
+        *,
+        attributes: Mapping[str, str] | None = None,
+        preferred_mfa_setting: str | None = None,
+        user_mfa_setting_list: Sequence[str] | None = None,
+        mfa_options: Sequence[MfaOption] | None = None,
+    ) -> str:
+        """Create or update a user (GetUser's answer); returns the username. ``attributes`` are
+        merged into the user's (``sub`` is the fake's own); the MFA fields replace what was set.
+        """
+        with self._pool.lock:
+            return self._pool.add_user(
+                username,
+                attributes,
+                preferred_mfa_setting=preferred_mfa_setting,
+                user_mfa_setting_list=user_mfa_setting_list,
+                mfa_options=mfa_options,
+            ).username
 
     def revoke(self, *tokens: str) -> None:
-        """Revoke tokens as a sign-out elsewhere would (all sessions of their users)."""
-        with self._lock:
+        """End sessions as a GlobalSignOut elsewhere would: every session of the tokens' users."""
+        with self._pool.lock:
             for token in tokens:
-                self._sign_out(token)
+                self._pool.global_sign_out(token)
+
+    def revoke_session(self, *tokens: str) -> None:
+        """End sessions as a RevokeToken elsewhere would: each token's own session only."""
+        with self._pool.lock:
+            for token in tokens:
+                self._pool.end_session(token)
 
     # -- failure injection --------------------------------------------------------------------
 
@@ -254,6 +314,7 @@ class FakeCognito(httpx.AsyncBaseTransport):
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         token: str | None = None,
+        operation: str | None = None,
     ) -> None:
         """Answer the next ``n`` requests (every one if None) with an error.
 
@@ -261,18 +322,25 @@ class FakeCognito(httpx.AsyncBaseTransport):
         body, with the status Cognito uses for the code (429 throttling, 500 internal error,
         403 WAF, else 400). ``body``/``headers`` replace the body and add headers, e.g. an HTML
         page from a proxy: ``fail_next(code=None, status=502, body=b"<html>...")``. With
-        ``token``, only requests carrying that token are affected.
+        ``token``, only requests carrying that token (``AccessToken``, or RevokeToken's
+        ``Token``) are affected; with ``operation`` (``"RevokeToken"``), only that operation.
         """
         if status is None:
-            status = _STATUS_BY_CODE.get(code or "", 400 if code else 500)
+            status = _wire.status_for(code)
         self._inject(
-            _Injection(
-                "error", _count(n), token, code, status, message, body, dict(headers or {})
+            Injection(
+                "error", _count(n), token, operation, code, status, message, body,
+                dict(headers or {}),
             )
         )
 
     def throttle(
-        self, n: int | None = 1, *, retry_after: float | None = None, token: str | None = None
+        self,
+        n: int | None = 1,
+        *,
+        retry_after: float | None = None,
+        token: str | None = None,
+        operation: str | None = None,
     ) -> None:
         """Throttle the next ``n`` requests: 429 ``TooManyRequestsException`` ("Rate exceeded").
 
@@ -281,35 +349,34 @@ class FakeCognito(httpx.AsyncBaseTransport):
         headers = {} if retry_after is None else {"x-amz-retry-after": str(int(retry_after * 1000))}
         self.fail_next(
             n, code="TooManyRequestsException", message="Rate exceeded", headers=headers,
-            token=token,
+            token=token, operation=operation,
         )
 
-    def disconnect_next(self, n: int | None = 1, *, token: str | None = None) -> None:
+    def disconnect_next(
+        self, n: int | None = 1, *, token: str | None = None, operation: str | None = None
+    ) -> None:
         """Drop the connection without an answer (the SDK sees a DispatchFailure, retries)."""
-        self._inject(_Injection("disconnect", _count(n), token))
+        self._inject(Injection("disconnect", _count(n), token, operation))
 
-    def timeout_next(self, n: int | None = 1, *, token: str | None = None) -> None:
+    def timeout_next(
+        self, n: int | None = 1, *, token: str | None = None, operation: str | None = None
+    ) -> None:
         """Time out at once, as a read timeout would (the SDK retries it)."""
-        self._inject(_Injection("timeout", _count(n), token))
+        self._inject(Injection("timeout", _count(n), token, operation))
 
     def clear_failures(self) -> None:
         """Forget all queued failures, including the ``n=None`` ones."""
-        with self._lock:
-            self._injections.clear()
+        with self._pool.lock:
+            self._pool.injections.clear()
 
     def reset(self) -> None:
-        """Back to a fresh pool: no calls, failures, issued or revoked tokens."""
-        with self._lock:
-            self._calls.clear()
-            self._injections.clear()
-            self._issued.clear()
-            self._generation.clear()
-            self._revoked_unknown.clear()
-            self._max_in_flight = self._in_flight
+        """Back to a fresh pool: no calls, failures, users, added clients or sessions."""
+        with self._pool.lock:
+            self._pool.reset()
 
-    def _inject(self, injection: _Injection) -> None:
-        with self._lock:
-            self._injections.append(injection)
+    def _inject(self, injection: Injection) -> None:
+        with self._pool.lock:
+            self._pool.injections.append(injection)
 
     # -- wiring -------------------------------------------------------------------------------
 
@@ -339,128 +406,73 @@ class FakeCognito(httpx.AsyncBaseTransport):
         with install_transport(self):
             yield self
 
-    # -- the wire -----------------------------------------------------------------------------
+    # -- the transport ------------------------------------------------------------------------
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        body = await request.aread()
-        operation, token, refusal = _parse(request, body)
-        with self._lock:
-            self._in_flight += 1
-            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        parsed = _wire.parse(request, await request.aread(), _OPERATIONS)
+        served = _OPERATIONS.get(parsed.operation or "")
+        token = _wire.carried(parsed.document, served.token_member) if served else None
+        pool = self._pool
+        with pool.lock:
+            pool.in_flight += 1
+            pool.max_in_flight = max(pool.max_in_flight, pool.in_flight)
         try:
             if self.latency > 0:
                 await anyio.sleep(self.latency)
-            with self._lock:
-                injection = self._take_injection(token)
+            with pool.lock:
+                injection = pool.take_injection(parsed.operation, token)
                 if injection is not None:
-                    return self._injected(request, operation, token, injection)
-                if refusal is None:
-                    refusal = self._check_and_sign_out(token)
-                if refusal is not None:
-                    return self._error(
-                        request, operation, token, refusal.code, refusal.status, refusal.message
+                    return self._injected(request, parsed, token, injection)
+                try:
+                    if parsed.refusal is not None:
+                        raise parsed.refusal
+                    assert served is not None
+                    answer = served.handler(pool, parsed.document)
+                except _wire.Refusal as refusal:
+                    body, headers = _wire.error_document(refusal.code, refusal.message)
+                    return self._respond(
+                        request, parsed, token, refusal.status, refusal.code, body, headers
                     )
-                return self._answer(request, operation, token, 200, None, b"{}", {})
+                return self._respond(
+                    request, parsed, token, 200, None, _wire.success_document(answer), {}
+                )
         finally:
-            with self._lock:
-                self._in_flight -= 1
-
-    def _take_injection(self, token: str | None) -> _Injection | None:
-        for injection in self._injections:
-            if injection.matches(token):
-                if injection.remaining is not None:
-                    injection.remaining -= 1
-                    if injection.remaining <= 0:
-                        self._injections.remove(injection)
-                return injection
-        return None
+            with pool.lock:
+                pool.in_flight -= 1
 
     def _injected(
         self,
         request: httpx.Request,
-        operation: str | None,
+        parsed: _wire.Parsed,
         token: str | None,
-        injection: _Injection,
+        injection: Injection,
     ) -> httpx.Response:
         if injection.kind != "error":
-            self._record(request, operation, token, 0, None, None, injected=True)
+            self._record(request, parsed, token, 0, None, None, injected=True)
             if injection.kind == "disconnect":
                 raise httpx.RemoteProtocolError(
                     "Server disconnected without sending a response.", request=request
                 )
             raise httpx.ReadTimeout("The read operation timed out (injected)", request=request)
         if injection.body is not None:
-            headers = dict(injection.headers)
+            body, headers = injection.body, dict(injection.headers)
             if injection.code:
                 headers["x-amzn-errortype"] = injection.code
-            return self._answer(
-                request, operation, token, injection.status, injection.code, injection.body,
-                headers, injected=True,
+        else:
+            body, headers = _wire.error_document(
+                injection.code,
+                injection.message or f"{injection.code or 'Error'} (injected by FakeCognito)",
+                injection.headers,
             )
-        return self._error(
-            request, operation, token, injection.code, injection.status,
-            injection.message or f"{injection.code or 'Error'} (injected by FakeCognito)",
-            extra=injection.headers, injected=True,
+        return self._respond(
+            request, parsed, token, injection.status, injection.code, body, headers,
+            injected=True,
         )
 
-    def _check_and_sign_out(self, token: str | None) -> _Refusal | None:
-        """Cognito's verdict on a well-formed token; signs it out when accepted."""
-        assert token is not None
-        session = self._issued.get(token)
-        claims = _claims(token)
-        if session is None and not self.accept_unknown_tokens:
-            return _Refusal("NotAuthorizedException", INVALID)
-        if claims.get("token_use") == "id":
-            return _Refusal("NotAuthorizedException", INVALID)
-        if self._revoked(token):
-            return _Refusal("NotAuthorizedException", REVOKED)
-        expires_at = session.expires_at if session else _number(claims.get("exp"))
-        if expires_at is not None and expires_at <= time.time():
-            return _Refusal("NotAuthorizedException", EXPIRED)
-        self._sign_out(token)
-        return None
-
-    def _revoked(self, token: str) -> bool:
-        session = self._issued.get(token)
-        if session is None:
-            return token in self._revoked_unknown
-        if session.username is None:
-            return False
-        return session.generation < self._generation.get(session.username, 0)
-
-    def _sign_out(self, token: str) -> None:
-        session = self._issued.get(token)
-        if session is None or session.username is None:
-            self._revoked_unknown.add(token)
-            return
-        self._generation[session.username] = self._generation.get(session.username, 0) + 1
-
-    def _error(
+    def _respond(
         self,
         request: httpx.Request,
-        operation: str | None,
-        token: str | None,
-        code: str | None,
-        status: int,
-        message: str,
-        *,
-        extra: Mapping[str, str] | None = None,
-        injected: bool = False,
-    ) -> httpx.Response:
-        headers = dict(extra or {})
-        document: dict[str, str] = {"message": message}
-        if code:
-            headers["x-amzn-errortype"] = code
-            document = {"__type": code, "message": message}
-        return self._answer(
-            request, operation, token, status, code, json.dumps(document).encode(), headers,
-            injected=injected,
-        )
-
-    def _answer(
-        self,
-        request: httpx.Request,
-        operation: str | None,
+        parsed: _wire.Parsed,
         token: str | None,
         status: int,
         code: str | None,
@@ -469,20 +481,14 @@ class FakeCognito(httpx.AsyncBaseTransport):
         *,
         injected: bool = False,
     ) -> httpx.Response:
-        request_id = str(uuid.uuid4())
-        self._record(request, operation, token, status, code, request_id, injected=injected)
-        all_headers = {
-            "content-type": _JSON_CONTENT_TYPE,
-            "x-amzn-requestid": request_id,
-            "date": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()),
-            **{k.lower(): v for k, v in headers.items()},
-        }
-        return httpx.Response(status, headers=all_headers, content=body, request=request)
+        response, request_id = _wire.response(request, status, body, headers)
+        self._record(request, parsed, token, status, code, request_id, injected=injected)
+        return response
 
     def _record(
         self,
         request: httpx.Request,
-        operation: str | None,
+        parsed: _wire.Parsed,
         token: str | None,
         status: int,
         code: str | None,
@@ -490,86 +496,24 @@ class FakeCognito(httpx.AsyncBaseTransport):
         *,
         injected: bool,
     ) -> None:
-        attempt = _ATTEMPT_RE.search(request.headers.get("amz-sdk-request", ""))
-        session = self._issued.get(token) if token else None
-        self._calls.append(
+        served = _OPERATIONS.get(parsed.operation or "")
+        self._pool.calls.append(
             RecordedCall(
-                operation=operation,
-                access_token=token,
-                username=session.username if session else None,
+                operation=parsed.operation,
+                access_token=token if served and served.token_member == "AccessToken" else None,
+                username=self._pool.username_of(token),
                 status_code=status,
                 error_code=code,
                 request_id=request_id,
-                attempt=int(attempt.group(1)) if attempt else None,
+                attempt=_wire.attempt_of(request),
                 invocation_id=request.headers.get("amz-sdk-invocation-id"),
                 injected=injected,
                 headers={k.lower(): v for k, v in request.headers.items()},
+                token=token,
+                client_id=_wire.carried(parsed.document, "ClientId"),
+                members=dict(parsed.document),
             )
         )
-
-
-def _parse(request: httpx.Request, body: bytes) -> tuple[str | None, str | None, _Refusal | None]:
-    """Operation and token of a request, or the refusal Cognito gives a malformed one."""
-    target = request.headers.get("x-amz-target", "")
-    operation = target.removeprefix(_TARGET_PREFIX) if target.startswith(_TARGET_PREFIX) else None
-    if request.method != "POST" or request.url.path != "/":
-        return operation, None, _Refusal("UnknownOperationException", "Unknown operation")
-    if operation != "GlobalSignOut":
-        return operation, None, _Refusal(
-            "UnknownOperationException",
-            "Unknown operation" if operation is None else f"{operation} is not faked",
-        )
-    if request.headers.get("content-type", "").split(";")[0].strip() != _JSON_CONTENT_TYPE:
-        return operation, None, _Refusal("SerializationException", "Unsupported content type")
-    try:
-        document = json.loads(body)
-    except ValueError:
-        document = None
-    if not isinstance(document, dict):
-        return operation, None, _Refusal("SerializationException", "Malformed request body")
-    token = document.get("AccessToken")
-    if not isinstance(token, str) or not token:
-        return operation, None, _Refusal(
-            "InvalidParameterException",
-            "1 validation error detected: Value null at 'accessToken' failed to satisfy "
-            "constraint: Member must not be null",
-        )
-    if _TOKEN_RE.fullmatch(token) is None:
-        return operation, token, _Refusal(
-            "InvalidParameterException",
-            "1 validation error detected: Value at 'accessToken' failed to satisfy constraint: "
-            "Member must satisfy regular expression pattern: [A-Za-z0-9-_=.]+",
-        )
-    return operation, token, None
-
-
-def _claims(token: str) -> dict[str, Any]:
-    parts = token.split(".")
-    if len(parts) != 3:
-        return {}
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, RecursionError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _b64(document: Mapping[str, Any]) -> str:
-    raw = json.dumps(document, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _dns_suffix(region: str) -> str:
-    from .._endpoints import partition_by_pattern
-
-    partition = partition_by_pattern(region)
-    return partition.dns_suffix if partition is not None else "amazonaws.com"
 
 
 def _count(n: int | None) -> int | None:

@@ -1,0 +1,485 @@
+"""The fake's user pool: users, app clients, sessions and their tokens, what ended them, the
+failures queued for coming requests, and the record of every request answered.
+
+Cognito's model, kept here: a sign-in opens a *session* (its ``origin_jti``) on one app client,
+with one refresh token; every access and ID token minted for that session (at sign-in, or by a
+refresh) carries its ``origin_jti``. RevokeToken ends one session; GlobalSignOut ends every
+session the user has at that moment, on every app client. An ended session's tokens are all
+refused, and sessions opened later are not affected.
+
+Nothing here locks: :class:`Pool` is guarded by its ``lock``, which the caller holds around a
+whole request (check, change, record), so concurrent requests see one order.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from .._token import REDACTED
+from ._wire import Refusal
+
+if TYPE_CHECKING:
+    from ..operations.get_user import MfaOption
+
+# Real Cognito's texts for the three ways a token is refused.
+REVOKED = "Access Token has been revoked"
+EXPIRED = "Access Token has expired"
+INVALID = "Invalid Access Token"
+
+DEFAULT_CLIENT_ID = "fakeclientid"
+_SECRET_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _redacted(value: object) -> str:
+    return "None" if value is None else repr(REDACTED)
+
+
+# -- what tests see -----------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class RecordedCall:
+    """One request the fake answered (or failed on purpose), in arrival order.
+
+    The tokens and the client id are kept so a test can ask *which* token was signed out or
+    revoked, but they never show in ``repr``: test failure output is logged by CI and must not
+    carry credentials. Neither do ``members`` and ``headers``.
+    """
+
+    operation: str | None
+    """The operation from ``X-Amz-Target`` (``"GlobalSignOut"``, ``"RevokeToken"``,
+    ``"GetUser"``), None if it was missing."""
+    access_token: str | None = attrs.field(repr=_redacted)
+    """The request's ``AccessToken`` (GlobalSignOut, GetUser); None for RevokeToken."""
+    username: str | None
+    """The user the token belongs to, for tokens the fake issued (refresh tokens too)."""
+    status_code: int
+    """200 for a success; 0 when the fake dropped the connection or timed out on purpose."""
+    error_code: str | None
+    request_id: str | None
+    attempt: int | None
+    """The SDK's attempt number (``amz-sdk-request``): 1 first, 2 for the first retry..."""
+    invocation_id: str | None
+    """Shared by all attempts of one SDK call (``amz-sdk-invocation-id``)."""
+    injected: bool
+    """True if this answer came from :meth:`FakeCognito.fail_next` and friends."""
+    headers: Mapping[str, str] = attrs.field(repr=False, eq=False, hash=False)
+    """Request headers, lower-cased names (these operations are unsigned: no credential)."""
+    token: str | None = attrs.field(default=None, repr=_redacted)
+    """The token the request carried: ``AccessToken``, or RevokeToken's (refresh) ``Token``."""
+    client_id: str | None = attrs.field(default=None, repr=_redacted)
+    """RevokeToken's ``ClientId``."""
+    members: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False, hash=False)
+    """The request body as sent (a ``ClientSecret`` included: it is never in ``repr``)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code == 200
+
+
+@attrs.frozen(kw_only=True)
+class FakeAppClient:
+    """An app client of the fake pool (:meth:`FakeCognito.add_client`)."""
+
+    client_id: str
+    client_secret: str | None = attrs.field(repr=_redacted)
+    """None for a public client; RevokeToken must then be sent without a secret."""
+    revocation_enabled: bool = True
+    """Cognito's ``EnableTokenRevocation``; off, RevokeToken is an UnsupportedOperationException."""
+
+
+@attrs.frozen(kw_only=True)
+class FakeSession:
+    """One sign-in (:meth:`FakeCognito.sign_in`): its tokens, as InitiateAuth returns them.
+
+    No token shows in ``repr``.
+    """
+
+    username: str
+    client_id: str
+    origin_jti: str
+    """Shared by every token of the session, refreshed ones included (a claim of the JWTs)."""
+    access_token: str = attrs.field(repr=_redacted)
+    refresh_token: str = attrs.field(repr=_redacted)
+    id_token: str = attrs.field(repr=_redacted)
+
+
+# -- state --------------------------------------------------------------------------------------
+
+
+@attrs.define
+class _User:
+    username: str
+    sub: str
+    attributes: dict[str, str]
+    preferred_mfa_setting: str | None = None
+    user_mfa_setting_list: tuple[str, ...] = ()
+    mfa_options: tuple[MfaOption, ...] = ()
+
+
+@attrs.define
+class _Session:
+    view: FakeSession
+    ended: bool = False
+
+
+@attrs.define
+class _Token:
+    kind: Literal["access", "id", "refresh"]
+    session: _Session
+    expires_at: float | None
+
+
+@attrs.define
+class Injection:
+    """A queued failure: the next requests it matches get it, ``remaining`` times."""
+
+    kind: Literal["error", "disconnect", "timeout"]
+    remaining: int | None  # None: until clear_failures()
+    token: str | None = attrs.field(default=None, repr=_redacted)
+    operation: str | None = None
+    code: str | None = None
+    status: int = 500
+    message: str | None = None
+    body: bytes | None = None
+    headers: dict[str, str] = attrs.field(factory=dict)
+
+    def matches(self, operation: str | None, token: str | None) -> bool:
+        return (self.token is None or self.token == token) and (
+            self.operation is None or self.operation == operation
+        )
+
+
+class Pool:
+    """The state behind one :class:`FakeCognito`. Callers hold ``lock``."""
+
+    def __init__(self, region: str, *, accept_unknown_tokens: bool) -> None:
+        self.region = region
+        self.pool_id = f"{region}_{secrets.token_hex(5).upper()}"
+        self.accept_unknown_tokens = accept_unknown_tokens
+        self.lock = threading.Lock()
+        self.calls: list[RecordedCall] = []
+        self.injections: list[Injection] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._users: dict[str, _User] = {}
+        self._clients: dict[str, FakeAppClient] = {}
+        self._sessions: list[_Session] = []
+        self._tokens: dict[str, _Token] = {}
+        self._revoked_unknown: set[str] = set()
+        self.reset()
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.injections.clear()
+        self._users.clear()
+        self._clients = {DEFAULT_CLIENT_ID: FakeAppClient(client_id=DEFAULT_CLIENT_ID,
+                                                          client_secret=None)}
+        self._sessions.clear()
+        self._tokens.clear()
+        self._revoked_unknown.clear()
+        self.max_in_flight = self.in_flight
+
+    # -- users, clients, sessions ---------------------------------------------------------------
+
+    def add_client(
+        self, client_id: str | None, secret: bool | str, revocation_enabled: bool
+    ) -> FakeAppClient:
+        client_id = client_id or "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(26))
+        if secret is True:
+            client_secret: str | None = "".join(
+                secrets.choice(_SECRET_ALPHABET) for _ in range(51)
+            )
+        elif secret is False:
+            client_secret = None
+        else:
+            client_secret = secret
+        client = FakeAppClient(
+            client_id=client_id, client_secret=client_secret, revocation_enabled=revocation_enabled
+        )
+        self._clients[client_id] = client
+        return client
+
+    def add_user(
+        self,
+        username: str | None,
+        attributes: Mapping[str, str] | None,
+        *,
+        preferred_mfa_setting: str | None = None,
+        user_mfa_setting_list: Sequence[str] | None = None,
+        mfa_options: Sequence[MfaOption] | None = None,
+    ) -> _User:
+        """The user (created if new), with ``attributes`` merged in and MFA settings replaced
+        where given."""
+        username = username or f"user-{uuid.uuid4().hex[:12]}"
+        user = self._users.get(username)
+        if user is None:
+            sub = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.pool_id}/{username}"))
+            user = self._users[username] = _User(username, sub, {})
+        for name, value in (attributes or {}).items():
+            if name == "sub":
+                raise ValueError("sub is Cognito's own attribute; it cannot be set")
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise TypeError("attributes map names to values, both str")
+            user.attributes[name] = value
+        if preferred_mfa_setting is not None:
+            user.preferred_mfa_setting = preferred_mfa_setting
+        if user_mfa_setting_list is not None:
+            user.user_mfa_setting_list = tuple(user_mfa_setting_list)
+        if mfa_options is not None:
+            user.mfa_options = tuple(mfa_options)
+        return user
+
+    def sign_in(
+        self,
+        username: str | None,
+        *,
+        client_id: str,
+        attributes: Mapping[str, str] | None,
+        expires_in: float,
+    ) -> FakeSession:
+        user = self.add_user(username, attributes)
+        if client_id not in self._clients:
+            self.add_client(client_id, False, True)
+        origin_jti = str(uuid.uuid4())
+        now = time.time()
+        access = self._jwt(user, "access", client_id, origin_jti, now, expires_in)
+        id_token = self._jwt(user, "id", client_id, origin_jti, now, expires_in)
+        refresh = _refresh_token()
+        session = _Session(
+            FakeSession(
+                username=user.username, client_id=client_id, origin_jti=origin_jti,
+                access_token=access, refresh_token=refresh, id_token=id_token,
+            )
+        )
+        self._sessions.append(session)
+        self._tokens[access] = _Token("access", session, now + expires_in)
+        self._tokens[id_token] = _Token("id", session, now + expires_in)
+        self._tokens[refresh] = _Token("refresh", session, None)
+        return session.view
+
+    def refresh(self, refresh_token: str, expires_in: float) -> str:
+        found = self._tokens.get(refresh_token)
+        if found is None or found.kind != "refresh":
+            raise ValueError("not a refresh token this fake issued")
+        if found.session.ended:
+            raise ValueError("the session of this refresh token has ended (revoked or signed out)")
+        view, now = found.session.view, time.time()
+        access = self._jwt(
+            self._users[view.username], "access", view.client_id, view.origin_jti, now, expires_in
+        )
+        self._tokens[access] = _Token("access", found.session, now + expires_in)
+        return access
+
+    def session_of(self, token: str) -> FakeSession | None:
+        found = self._tokens.get(token)
+        return found.session.view if found is not None else None
+
+    def username_of(self, token: str | None) -> str | None:
+        found = self._tokens.get(token) if token else None
+        return found.session.view.username if found is not None else None
+
+    # -- verdicts -------------------------------------------------------------------------------
+
+    def check_access_token(self, token: str) -> None:
+        """Cognito's verdict on an access token: a NotAuthorizedException refusal, or None."""
+        found = self._tokens.get(token)
+        if found is None:
+            if not self.accept_unknown_tokens:
+                raise Refusal("NotAuthorizedException", INVALID)
+            if _claims(token).get("token_use") == "id":
+                raise Refusal("NotAuthorizedException", INVALID)
+            if token in self._revoked_unknown:
+                raise Refusal("NotAuthorizedException", REVOKED)
+            expires_at = _number(_claims(token).get("exp"))
+        else:
+            if found.kind != "access":
+                raise Refusal("NotAuthorizedException", INVALID)
+            if found.session.ended:
+                raise Refusal("NotAuthorizedException", REVOKED)
+            expires_at = found.expires_at
+        if expires_at is not None and expires_at <= time.time():
+            raise Refusal("NotAuthorizedException", EXPIRED)
+
+    def global_sign_out(self, token: str) -> None:
+        """End every session of the token's user (the token alone if the fake did not issue it)."""
+        found = self._tokens.get(token)
+        if found is None:
+            self._revoked_unknown.add(token)
+            return
+        for session in self._sessions:
+            if session.view.username == found.session.view.username:
+                session.ended = True
+
+    def end_session(self, token: str) -> None:
+        found = self._tokens.get(token)
+        if found is None:
+            self._revoked_unknown.add(token)
+        else:
+            found.session.ended = True
+
+    def revoke_token(self, token: str, client_id: str, client_secret: str | None) -> None:
+        """RevokeToken's checks, in Cognito's order, then the session's end.
+
+        An unknown, already revoked or signed-out refresh token is a success (RFC 7009).
+        """
+        client = self._clients.get(client_id)
+        if client is None:
+            if not self.accept_unknown_tokens:
+                raise Refusal("UnauthorizedException", "Client is not authorized")
+            client = FakeAppClient(client_id=client_id, client_secret=None)  # a public one
+        if client.client_secret is not None:
+            if client_secret is None or not hmac.compare_digest(
+                client_secret.encode(), client.client_secret.encode()
+            ):
+                raise Refusal("UnauthorizedException", "Client secret is missing or wrong")
+        elif client_secret is not None:
+            raise Refusal("UnauthorizedException", "Client has no secret")
+        if not client.revocation_enabled:
+            raise Refusal(
+                "UnsupportedOperationException", "Token revocation is not enabled for the client"
+            )
+        found = self._tokens.get(token)
+        if (found is not None and found.kind != "refresh") or (found is None and _claims(token)):
+            raise Refusal("UnsupportedTokenTypeException", "Only refresh tokens can be revoked")
+        if found is None:
+            self._revoked_unknown.add(token)
+            return
+        if found.session.view.client_id != client_id:
+            raise Refusal("UnauthorizedException", "The token was not issued to this client")
+        found.session.ended = True
+
+    def user_document(self, token: str) -> dict[str, Any]:
+        """GetUser's answer for a live access token (after :meth:`check_access_token`)."""
+        found = self._tokens.get(token)
+        if found is None:  # an unknown token, accepted: its claims are all there is
+            claims = _claims(token)
+            name = claims.get("username") or claims.get("cognito:username")
+            sub = claims.get("sub")
+            digest = hashlib.sha256(token.encode()).hexdigest()[:12]
+            user = _User(
+                name if isinstance(name, str) else f"unknown-{digest}",
+                sub if isinstance(sub, str) else str(uuid.uuid5(uuid.NAMESPACE_URL, digest)),
+                {},
+            )
+        else:
+            user = self._users[found.session.view.username]
+        document: dict[str, Any] = {
+            "Username": user.username,
+            "UserAttributes": [
+                {"Name": "sub", "Value": user.sub},
+                *({"Name": k, "Value": v} for k, v in user.attributes.items()),
+            ],
+            "MFAOptions": [
+                {"DeliveryMedium": o.delivery_medium, "AttributeName": o.attribute_name}
+                for o in user.mfa_options
+            ],
+            "UserMFASettingList": list(user.user_mfa_setting_list),
+        }
+        if user.preferred_mfa_setting is not None:
+            document["PreferredMfaSetting"] = user.preferred_mfa_setting
+        return document
+
+    def revoked(self, token: str) -> bool:
+        found = self._tokens.get(token)
+        return token in self._revoked_unknown if found is None else found.session.ended
+
+    # -- injections and the record --------------------------------------------------------------
+
+    def take_injection(self, operation: str | None, token: str | None) -> Injection | None:
+        for injection in self.injections:
+            if injection.matches(operation, token):
+                if injection.remaining is not None:
+                    injection.remaining -= 1
+                    if injection.remaining <= 0:
+                        self.injections.remove(injection)
+                return injection
+        return None
+
+    # -- tokens ---------------------------------------------------------------------------------
+
+    def _jwt(
+        self,
+        user: _User,
+        use: Literal["access", "id"],
+        client_id: str,
+        origin_jti: str,
+        now: float,
+        expires_in: float,
+    ) -> str:
+        """A JWT-shaped token with Cognito's claims (not really signed). ``iss`` names this
+        pool, so a ``Client`` without a region routes by it."""
+        claims: dict[str, Any] = {
+            "sub": user.sub,
+            "iss": f"https://cognito-idp.{self.region}.{_dns_suffix(self.region)}/{self.pool_id}",
+            "origin_jti": origin_jti,
+            "token_use": use,
+            "auth_time": int(now),
+            "exp": int(now + expires_in),
+            "iat": int(now),
+            "jti": str(uuid.uuid4()),
+        }
+        if use == "access":
+            claims.update(
+                client_id=client_id, scope="aws.cognito.signin.user.admin", username=user.username
+            )
+        else:
+            claims = {**user.attributes, **claims, "aud": client_id,
+                      "cognito:username": user.username}
+        return ".".join(
+            (
+                _b64({"kid": "cognito-signout-fake", "alg": "RS256"}),
+                _b64(claims),
+                base64.urlsafe_b64encode(secrets.token_bytes(64)).rstrip(b"=").decode(),
+            )
+        )
+
+
+def _refresh_token() -> str:
+    """Opaque, five parts, like Cognito's (a JWE): nothing in it parses as JWT claims."""
+    parts = [_b64({"cty": "JWT", "enc": "A256GCM", "alg": "RSA-OAEP"})]
+    parts += [
+        base64.urlsafe_b64encode(secrets.token_bytes(size)).rstrip(b"=").decode()
+        for size in (256, 12, 600, 16)
+    ]
+    return ".".join(parts)
+
+
+def _claims(token: str) -> dict[str, Any]:
+    parts = token.split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, RecursionError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _b64(document: Mapping[str, Any]) -> str:
+    raw = json.dumps(document, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _dns_suffix(region: str) -> str:
+    from .._endpoints import partition_by_pattern
+
+    partition = partition_by_pattern(region)
+    return partition.dns_suffix if partition is not None else "amazonaws.com"
