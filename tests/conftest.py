@@ -9,8 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import respx
 
 from cognito_signout.emulator import MotoCognito
+
+from . import loopback
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -28,3 +31,18 @@ def moto() -> Iterator[MotoCognito]:
 @pytest.fixture
 def instant_retries(cognito_signout_instant_retries: None) -> None:
     """Zero backoffs for tests that retry."""
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's or CI's proxy variables must not see (or break) loopback tests; tests of
+    proxy handling set their own."""
+    loopback.clear_proxy_environment(monkeypatch)
+
+
+@pytest.fixture
+def wire(respx_mock: respx.MockRouter) -> respx.MockRouter:
+    """respx's default mocker (it patches httpcore, so it sees the default transport): every
+    request must be mocked, and every route called unless the module marks
+    ``pytest.mark.respx(assert_all_called=False)``."""
+    return respx_mock

@@ -20,10 +20,6 @@ from .tokens import TOKEN
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback.clear_proxy_environment(monkeypatch)
-
 
 class FakeClock:
     def __init__(self, now: float = 1000.0) -> None:

@@ -35,10 +35,6 @@ def anyio_backend() -> str:
     return "asyncio"  # aiohttp runs on asyncio only
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback.clear_proxy_environment(monkeypatch)
-
 
 def make_http_client(size: int) -> httpx.AsyncClient:
     """The SDK's owned aiohttp transport (environment read now), under a plain httpx client."""

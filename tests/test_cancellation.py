@@ -22,10 +22,6 @@ from .tokens import TOKEN
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback.clear_proxy_environment(monkeypatch)
-
 
 def _config(url: str, *, pool: int = 10, retry: RetryConfig | None = None) -> Config:
     return Config(

@@ -186,10 +186,6 @@ def test_str_is_inert_even_for_an_argument_that_is_not_a_str() -> None:
 # --- over a real socket ---------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback.clear_proxy_environment(monkeypatch)
-
 
 def hostile_answer(message: str, *, code: str = "NotAuthorizedException") -> loopback.Handler:
     body = json.dumps({"__type": code, "message": message}).encode()  # "\ud800" as an escape

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import respx
 from botocore.endpoint_provider import EndpointProvider
@@ -13,6 +11,9 @@ from cognito_signout import Client, Config, errors
 from cognito_signout._endpoints import PARTITIONS, resolve_endpoint
 
 from .tokens import TOKEN
+
+# Tests refused before any I/O leave their route uncalled, on purpose.
+pytestmark = pytest.mark.respx(assert_all_called=False)
 
 REGIONS = [
     "us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-2",
@@ -94,11 +95,6 @@ def test_invalid_regions(region: str) -> None:
     with pytest.raises(errors.ConstructionFailure, match="region"):
         resolve_endpoint(region)
 
-
-@pytest.fixture
-def wire() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as router:
-        yield router
 
 
 @pytest.mark.anyio

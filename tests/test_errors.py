@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -16,7 +15,7 @@ from .tokens import TOKEN
 
 ERRORS = OPERATION.errors
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.respx(assert_all_called=False)]
 URL = "https://cognito-idp.eu-west-1.amazonaws.com/"
 MODELED = [
     "ResourceNotFoundException", "InvalidParameterException", "NotAuthorizedException",
@@ -24,11 +23,6 @@ MODELED = [
     "OperationNotEnabledException", "InternalErrorException", "ForbiddenException",
 ]
 
-
-@pytest.fixture
-def wire() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as router:
-        yield router
 
 
 async def _send(**config: object) -> None:

@@ -4,7 +4,6 @@ privacy, hostile answers, and moto's own sign-out making it refuse the token."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,11 +28,6 @@ USER = {
     "UserMFASettingList": ["SOFTWARE_TOKEN_MFA"],
 }
 
-
-@pytest.fixture
-def wire() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_mocked=True) as router:
-        yield router
 
 
 async def test_the_wire_is_what_botocore_serializes(wire: respx.MockRouter) -> None:

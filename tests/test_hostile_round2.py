@@ -37,10 +37,6 @@ PACKAGE = str(Path(cognito_signout.__file__).parent)
 TESTS = str(Path(__file__).parent)
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback.clear_proxy_environment(monkeypatch)
-
 
 @pytest.fixture(params=["httpcore", "aiohttp"])
 def transport(request: pytest.FixtureRequest, anyio_backend: str) -> str:

@@ -32,10 +32,6 @@ E = TypeVar("E", bound=errors.SdkError)
 HTML = [("Content-Type", "text/html"), ("x-amzn-RequestId", "html-page")]
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback.clear_proxy_environment(monkeypatch)
-
 
 @pytest.fixture(autouse=True)
 def _instant(instant_retries: None) -> None:

@@ -19,10 +19,6 @@ from .tokens import TOKEN
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback.clear_proxy_environment(monkeypatch)
-
 
 async def _burst(client: Client, calls: int) -> list[str | None]:
     request_ids: list[str | None] = []

@@ -25,10 +25,6 @@ pytestmark = pytest.mark.anyio
 OUTAGE = loopback.service_error(503, "InternalErrorException")
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback.clear_proxy_environment(monkeypatch)
-
 
 def _config(url: str, **retry: object) -> Config:
     return Config(region="us-east-1", endpoint_url=url,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -15,16 +14,11 @@ from cognito_signout._token import REDACTED
 
 from .tokens import make_token
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.respx(assert_all_called=False)]
 URL = "https://cognito-idp.eu-west-1.amazonaws.com/"
 TOKEN = make_token()
 OTHER = make_token("us-east-1")  # a token that is not the one sent
 
-
-@pytest.fixture
-def wire() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as router:
-        yield router
 
 
 def _everything_about(exc: BaseException) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -17,11 +16,6 @@ from .tokens import TOKEN
 pytestmark = pytest.mark.anyio
 URL = "https://cognito-idp.eu-west-1.amazonaws.com/"
 
-
-@pytest.fixture
-def wire() -> Iterator[respx.MockRouter]:
-    with respx.mock() as router:
-        yield router
 
 
 def _error(status: int, code: str | None = None) -> httpx.Response:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -36,11 +35,6 @@ REFRESH = ".".join(
 CLIENT_ID = "3n4b5urk1ft4fl3mg5e62d9ado"
 SECRET = "x" * 10 + "SecretPart" + "y" * 32
 
-
-@pytest.fixture
-def wire() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_mocked=True) as router:
-        yield router
 
 
 def _client(**fields: Any) -> Client:

@@ -409,10 +409,6 @@ def _outcome(fn: Callable[[], None]) -> errors.SdkError | None:
 
 # --- over a loopback socket -----------------------------------------------------------------
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    loopback.clear_proxy_environment(monkeypatch)
-
 
 def _config(url: str) -> Config:
     return Config(region="us-east-1", endpoint_url=url, retry_config=RetryConfig.disabled(),

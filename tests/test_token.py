@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import respx
 
@@ -12,11 +10,8 @@ from cognito_signout._token import region_from_token, validate_access_token
 
 from .tokens import TOKEN, make_token
 
-
-@pytest.fixture
-def wire() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as router:
-        yield router
+# Tests refused before any I/O leave their route uncalled, on purpose.
+pytestmark = pytest.mark.respx(assert_all_called=False)
 
 
 @pytest.fixture

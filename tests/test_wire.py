@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -18,11 +17,6 @@ from .tokens import TOKEN
 pytestmark = pytest.mark.anyio
 URL = "https://cognito-idp.eu-west-1.amazonaws.com/"
 
-
-@pytest.fixture
-def wire() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_mocked=True) as router:
-        yield router
 
 
 async def test_request_is_aws_json_1_1(wire: respx.MockRouter) -> None:
