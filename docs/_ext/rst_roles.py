@@ -3,9 +3,9 @@
 The docstrings name other objects the Sphinx way (:class:`~cognito_signout.Client`,
 :meth:`aclose`), which Markdown would print as is. This rewrites each role, in memory and only
 for the site, into a link to the object's page when the object is part of the documented
-public API (reached through a name that cognito_signout, .errors, .testing or .fastapi
-exports), and into plain inline code otherwise (private helpers, names outside the package).
-The package's files are not touched.
+public API (reached through a name that cognito_signout, .errors, .testing, .fastapi or
+.emulator exports), and into plain inline code otherwise (private helpers, names outside the
+package). The package's files are not touched.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ _PUBLIC_MODULES = (
     "cognito_signout.errors",
     "cognito_signout.testing",
     "cognito_signout.fastapi",
+    "cognito_signout.emulator",
 )
 
 
