@@ -42,6 +42,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import functools
 import json
 import math
 import re
@@ -223,6 +224,7 @@ class TokenVerifier:
         # header segment -> kid, for the headers already seen with a known kid (Cognito's
         # headers are the same for every token of a key, so this skips a decode and a parse).
         self._kids: dict[str, str] = {}
+        self._rs256 = _rs256()
         self._client_claim = "client_id" if token_use == "access" else "aud"
         self._username_claim = "username" if token_use == "access" else "cognito:username"
         self.closed = False
@@ -290,7 +292,7 @@ class TokenVerifier:
         elif len(self._kids) < _HEADER_CACHE_SIZE:
             self._kids[header] = kid
         signing_input = token[: len(header) + len(payload) + 1].encode("ascii")
-        if not _RS256.verify(signing_input, _b64decode(signature), key):
+        if not self._rs256.verify(signing_input, _b64decode(signature), key):
             raise _invalid("signature", "the signature does not verify with the pool's key")
         claims = _json_object(payload)
         if claims is None:
@@ -476,14 +478,16 @@ def _jwks_url(config: Config, region: str, dns_suffix: str, pool_id: str) -> htt
     return httpx.URL(f"https://cognito-idp.{region}.{dns_suffix}/{pool_id}/.well-known/jwks.json")
 
 
+@functools.cache
 def _rs256() -> Any:
+    """joserfc's RS256 model (PKCS#1 v1.5 with SHA-256): the only algorithm ever run here.
+
+    Imported when the first verifier is made, not with the package: joserfc and cryptography
+    cost tens of milliseconds of import time that sign-out-only users never need.
+    """
     from joserfc.jwa import RSAAlgorithm
 
     return RSAAlgorithm(256)
-
-
-# joserfc's RS256 model: PKCS#1 v1.5 with SHA-256. The only algorithm this module ever runs.
-_RS256 = _rs256()
 
 
 # --- keys ----------------------------------------------------------------------------------
