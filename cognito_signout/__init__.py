@@ -4,32 +4,63 @@
         out = await client.global_sign_out().access_token(token).send()
 """
 
+from typing import TYPE_CHECKING, Any
+
 from . import errors
 from ._client import Client
 from ._config import Config, TimeoutConfig
-from ._logout import logout_url
 from ._retry import RetryConfig, RetryDetails, RetryQuota, is_testing, set_testing
 from ._version import __version__
 from .operations._builders import CustomizableOperation
-from .operations.get_user import (
-    GetUserFluentBuilder,
-    GetUserInput,
-    GetUserInputBuilder,
-    GetUserOutput,
-    MfaOption,
-)
 from .operations.global_sign_out import (
     GlobalSignOutFluentBuilder,
     GlobalSignOutInput,
     GlobalSignOutInputBuilder,
     GlobalSignOutOutput,
 )
-from .operations.revoke_token import (
-    RevokeTokenFluentBuilder,
-    RevokeTokenInput,
-    RevokeTokenInputBuilder,
-    RevokeTokenOutput,
-)
+
+if TYPE_CHECKING:
+    from ._logout import logout_url
+    from .operations.get_user import (
+        GetUserFluentBuilder,
+        GetUserInput,
+        GetUserInputBuilder,
+        GetUserOutput,
+        MfaOption,
+    )
+    from .operations.revoke_token import (
+        RevokeTokenFluentBuilder,
+        RevokeTokenInput,
+        RevokeTokenInputBuilder,
+        RevokeTokenOutput,
+    )
+
+# Loaded on first use (PEP 562): most processes sign out and never build these types, and each
+# attrs class costs its compile at import (the import budget, bench/).
+_LAZY = {
+    "logout_url": "._logout",
+    **dict.fromkeys(
+        ("GetUserFluentBuilder", "GetUserInput", "GetUserInputBuilder", "GetUserOutput",
+         "MfaOption"),
+        ".operations.get_user",
+    ),
+    **dict.fromkeys(
+        ("RevokeTokenFluentBuilder", "RevokeTokenInput", "RevokeTokenInputBuilder",
+         "RevokeTokenOutput"),
+        ".operations.revoke_token",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cognito_signout' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "Client",

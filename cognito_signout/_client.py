@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 
 from ._config import Config
 from ._retry import RetryQuota
 from ._runtime import Runtime, _origin
-from .operations.get_user import GetUserFluentBuilder
 from .operations.global_sign_out import GlobalSignOutFluentBuilder
-from .operations.revoke_token import RevokeTokenFluentBuilder
+
+if TYPE_CHECKING:
+    from .operations.get_user import GetUserFluentBuilder
+    from .operations.revoke_token import RevokeTokenFluentBuilder
 
 
 class Client:
@@ -73,11 +75,15 @@ class Client:
         """Sign the user out of one device (one session):
         ``await client.revoke_token().token(refresh).client_id(cid).send()``.
         Needs a configured region or endpoint: a refresh token names none."""
+        from .operations.revoke_token import RevokeTokenFluentBuilder  # loaded on first use
+
         return RevokeTokenFluentBuilder(runtime=self._runtime)
 
     def get_user(self) -> GetUserFluentBuilder:
         """Ask Cognito whether an access token is still live (and whose it is):
         ``await client.get_user().access_token(t).send()``."""
+        from .operations.get_user import GetUserFluentBuilder  # loaded on first use
+
         return GetUserFluentBuilder(runtime=self._runtime)
 
     async def aclose(self) -> None:

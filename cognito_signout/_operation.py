@@ -9,9 +9,7 @@ the pipeline is generic and each operation only supplies its shapes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
-
-import attrs
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 from . import errors
 
@@ -36,9 +34,12 @@ class InputSource(Protocol):
     def member_values(self) -> Mapping[str, object]: ...
 
 
-@attrs.frozen
-class Member:
-    """One input member: its Python name, its name on the wire, and its rules."""
+class Member(NamedTuple):
+    """One input member: its Python name, its name on the wire, and its rules.
+
+    This and :class:`Operation` are NamedTuples, not attrs classes: attrs compiles each class's
+    methods, and these two are defined at import (the import budget, bench/).
+    """
 
     name: str
     wire: str
@@ -50,8 +51,7 @@ class Member:
     sensitive: bool = False
 
 
-@attrs.frozen
-class Operation(Generic[InputT, OutputT]):
+class Operation(NamedTuple, Generic[InputT, OutputT]):
     """What the runtime needs to know about one operation."""
 
     name: str

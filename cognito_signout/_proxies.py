@@ -11,14 +11,12 @@ network, each optionally with a port.
 from __future__ import annotations
 
 import ipaddress
-import urllib.request
-
-import attrs
+from typing import NamedTuple
 
 
-@attrs.frozen
-class ProxySettings:
-    """The environment's proxies, as read when a client opened its transport."""
+class ProxySettings(NamedTuple):
+    """The environment's proxies, as read when a client opened its transport. (A NamedTuple,
+    not an attrs class: attrs compiles each class's methods, a cost at import.)"""
 
     http: str | None = None
     https: str | None = None
@@ -26,6 +24,8 @@ class ProxySettings:
 
     @classmethod
     def from_environment(cls) -> ProxySettings:
+        import urllib.request  # ~20 ms of imports, paid by the first call, not at import
+
         found = urllib.request.getproxies()
         every = found.get("all")
         no = found.get("no", "")

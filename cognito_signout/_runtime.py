@@ -9,7 +9,6 @@ Operations hold the runtime, never the client, so imports only run one way.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import os
@@ -344,9 +343,13 @@ class _Call:
             except errors.ResponseError as exc:
                 exc.response = _protocol.scrubbed_response(response, body, secrets)
                 raise
-            request_id = _protocol.request_id(response.headers, token=secrets)
-            if request_id is not None and not request_id.isprintable():
-                request_id = errors._printable(request_id)  # an ESC must not reach a terminal
+            request_id = _protocol.request_id(response.headers)  # scrubbed if JWT-shaped
+            if request_id is not None:
+                if any(mark in request_id for mark in _secret_marks_text(secrets)):
+                    # a server echoing part of a secret there: the dear path, rarely taken
+                    request_id = _protocol.request_id(response.headers, token=secrets)
+                if request_id is not None and not request_id.isprintable():
+                    request_id = errors._printable(request_id)  # an ESC must not reach a tty
             return CallResult(response, body, request_id, self.number)
         kept = _protocol.scrubbed_response(response, body, secrets)
         raise _protocol.error_for(
@@ -389,10 +392,14 @@ class _Call:
 
 def _current_loop() -> object:
     """The running event loop (asyncio), or the run's token (trio)."""
+    # Imported here: both are loaded already when a loop runs, and asyncio costs ~25 ms of
+    # a process's start-up when imported at the top (the import budget, bench/).
     if sniffio.current_async_library() == "trio":
         import trio
 
         return trio.lowlevel.current_trio_token()
+    import asyncio
+
     return asyncio.get_running_loop()
 
 
@@ -406,6 +413,7 @@ def _configured_endpoint(config: Config) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=256)
 def _origin(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.netloc.decode('ascii')}"
 
@@ -468,6 +476,11 @@ def _tame_headers(response: httpx.Response, secrets: tuple[str, ...]) -> httpx.R
         response.status_code, headers=tamed, request=response.request,
         extensions=response.extensions,
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _secret_marks_text(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(mark.decode("ascii", "replace") for mark in _secret_marks(secrets))
 
 
 @functools.lru_cache(maxsize=64)

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-import cognito_signout
 from cognito_signout._cli import main
 from cognito_signout.emulator import MotoCognito
 from cognito_signout.testing import FakeCognito
@@ -109,10 +108,6 @@ def read_until(fd: int, marker: bytes | None, proc: subprocess.Popen[bytes]) -> 
 
 # --- device sign-out (RevokeToken) --------------------------------------------------------------
 
-# Lifted once the SDK's Client has revoke_token (issue 10).
-needs_revoke_token = pytest.mark.skipif(
-    not hasattr(cognito_signout.Client, "revoke_token"), reason="RevokeToken not in the SDK yet"
-)
 CLIENT_ID = "4example5clientid6789abcde"
 CLIENT_SECRET = "s3cret+client_secret_value_0123456789abcdef"
 REVOKE_TARGET = "AWSCognitoIdentityProviderService.RevokeToken"

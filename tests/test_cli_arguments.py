@@ -17,17 +17,14 @@ from pathlib import Path
 
 import pytest
 
-import cognito_signout
 from cognito_signout.testing import FakeCognito
 
-from . import loopback
 from .cli_helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
     assert_no_token,
     call,
     clean_env,
-    loopback_env,
     make_refresh_token,
     read_until,
     revoke_argv,
@@ -241,16 +238,3 @@ def test_a_refresh_token_on_the_command_line_is_refused_and_not_echoed() -> None
     assert_no_token(run, token)
 
 
-@pytest.mark.skipif(
-    hasattr(cognito_signout.Client, "revoke_token"), reason="RevokeToken is in the SDK"
-)
-@pytest.mark.parametrize("batch", [False, True])
-def test_without_revoke_token_in_the_sdk_the_mode_is_a_usage_error(batch: bool) -> None:
-    token = make_refresh_token()
-    with loopback.serve(loopback.ok) as server:
-        argv = revoke_argv(server.url) + (["--tokens-file", "-"] if batch else [])
-        run = run_cli(*argv, stdin=token + "\n", env=loopback_env())
-        assert server.request_count == 0
-    assert run.returncode == 2
-    assert run.stderr == "cognito-signout: error: this version cannot revoke refresh tokens yet\n"
-    assert run.stdout == ""

@@ -30,7 +30,6 @@ from .cli_helpers import (
     integration,
     loopback_env,
     make_refresh_token,
-    needs_revoke_token,
     on,
     revoke_argv,
     run_cli,
@@ -149,7 +148,6 @@ def test_a_refused_connection_is_reported_per_line_without_tls_on_http(transport
     assert_no_token(run, *tokens)
 
 
-@needs_revoke_token
 def test_a_batch_of_refresh_tokens_is_revoked(tmp_path: Path) -> None:
     tokens = [make_refresh_token() for _ in range(3)]
     path = write_tokens(tmp_path / "refresh.txt", ["# devices", *tokens, tokens[0], "no~token"])
@@ -174,7 +172,6 @@ def test_a_batch_of_refresh_tokens_is_revoked(tmp_path: Path) -> None:
     assert_no_token(run, *tokens, CLIENT_SECRET, CLIENT_ID)
 
 
-@needs_revoke_token
 def test_a_refused_app_client_is_the_most_serious_failure_of_a_batch() -> None:
     """Exit 7: no token was revoked, and retrying cannot help until the client is fixed."""
     tokens = [make_refresh_token() for _ in range(2)]

@@ -28,7 +28,6 @@ from .cli_helpers import (
     integration,
     loopback_env,
     make_refresh_token,
-    needs_revoke_token,
     on,
     revoke_argv,
     run_cli,
@@ -185,7 +184,6 @@ def _revoke_request(request: loopback.Request) -> dict[str, str]:
     return body
 
 
-@needs_revoke_token
 @pytest.mark.parametrize("source", ["stdin", "environment"])
 def test_a_refresh_token_is_revoked_and_no_secret_is_shown(source: str) -> None:
     token = make_refresh_token()
@@ -214,7 +212,6 @@ def test_a_refresh_token_is_revoked_and_no_secret_is_shown(source: str) -> None:
         assert_no_token(run, token, CLIENT_SECRET, CLIENT_ID)
 
 
-@needs_revoke_token
 def test_the_client_id_may_come_from_the_environment_too() -> None:
     token = make_refresh_token()
     recorder = loopback.Recorder()
@@ -226,7 +223,6 @@ def test_the_client_id_may_come_from_the_environment_too() -> None:
     assert_no_token(run, token, CLIENT_ID)
 
 
-@needs_revoke_token
 @pytest.mark.parametrize(
     ("code", "status", "exit_code"),
     [

@@ -132,3 +132,31 @@ def test_batch_cli_example_on_the_embedded_emulator() -> None:
     assert "line 10: invalid_token" in out
     assert "line 11: duplicate" in out
     assert "summary: 8 signed out, 1 failed, 1 duplicate(s); exit code 2" in out
+
+
+def test_the_quick_start_demo_signs_out_one_device_then_everywhere() -> None:
+    out = run_example("demo.py")
+    assert "laptop / phone live     True / True" in out
+    assert "laptop live             False   refresh accepted False" in out
+    assert "phone live              True    (the other session lives on)" in out
+    assert "phone live              False   refresh accepted False" in out
+    assert "signed out: one device, then everywhere" in out
+
+
+def test_lambda_example_on_the_embedded_emulator() -> None:
+    out = run_example("lambda_handler.py")
+    assert "embedded Cognito emulator" in out
+    assert "invocation 1: POST /sign-out       -> 204" in out
+    assert "invocation 2: POST /sign-out again -> 401 invalid_token" in out
+    assert "token refused by Cognito afterwards: True" in out
+    assert "one shared client, still open: True" in out
+
+
+def test_lambda_example_with_real_settings(moto: MotoCognito) -> None:
+    user = moto.create_user()
+    env = clean_env(COGNITO_ACCESS_TOKEN=user.access_token, AWS_REGION="us-east-1",
+                    AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=moto.endpoint_url)
+    out = run_example("lambda_handler.py", env=env)
+    assert "embedded" not in out and "POST /sign-out -> 204" in out
+    assert user.access_token not in out
+    assert not moto.access_token_accepted(user.access_token)

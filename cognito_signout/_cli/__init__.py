@@ -84,7 +84,6 @@ def _run(args: argparse.Namespace) -> int:
         app_client,
         build_config,
         read_single_token,
-        require_revoke_token,
         token_source,
     )
 
@@ -94,8 +93,6 @@ def _run(args: argparse.Namespace) -> int:
         config = build_config(args, batch=batch)
     except errors.ConstructionFailure as exc:
         raise UsageError(str(exc)) from None
-    if app is not None:
-        require_revoke_token()
     if batch:
         from .batch import run_batch
         from .console import Console, isatty

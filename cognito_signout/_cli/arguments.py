@@ -34,7 +34,6 @@ CLIENT_ID_ENV = "COGNITO_CLIENT_ID"
 CLIENT_SECRET_ENV = "COGNITO_CLIENT_SECRET"
 _MAX_STDIN_BYTES = 64 * 1024  # an access or refresh token is 1-2 KiB
 
-REVOKE_NOT_YET = "this version cannot revoke refresh tokens yet"
 
 
 class TokenSource(NamedTuple):
@@ -246,14 +245,6 @@ def app_client(args: argparse.Namespace) -> AppClient | None:
             "digits, '_' or '+'"
         )
     return AppClient(client_id, secret)
-
-
-def require_revoke_token() -> None:
-    """A UsageError if this SDK has no RevokeToken; checked once every option has been."""
-    from .._client import Client
-
-    if not hasattr(Client, "revoke_token"):
-        raise UsageError(REVOKE_NOT_YET)
 
 
 def build_config(args: argparse.Namespace, *, batch: bool) -> Config:

@@ -97,7 +97,7 @@ async def _batch(
 
     from .. import errors
     from .._client import Client
-    from .arguments import REVOKE_NOT_YET, UsageError, clean_token
+    from .arguments import clean_token
 
     send, receive = anyio.create_memory_object_stream[tuple[int, str]](concurrency * 2)
     console.started = anyio.current_time()
@@ -136,8 +136,7 @@ async def _batch(
                 try:
                     if app is None:
                         output = await client.global_sign_out().access_token(token).send()
-                    else:  # the SDK's support was checked before the batch started
-                        assert hasattr(client, "revoke_token"), REVOKE_NOT_YET
+                    else:
                         revoke = client.revoke_token().token(token).client_id(app.client_id)
                         output = await revoke.set_client_secret(app.client_secret).send()
                 except errors.SdkError as exc:
@@ -158,12 +157,9 @@ async def _batch(
                     )
                 console.tick(stats, anyio.current_time())
 
-    async with Client(config) as client:
-        if app is not None and not hasattr(client, "revoke_token"):
-            raise UsageError(REVOKE_NOT_YET)  # before the task group: a usage error, not a crash
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(read)
-            async with receive:
-                for _ in range(concurrency):
-                    tasks.start_soon(work, client, receive.clone())
+    async with Client(config) as client, anyio.create_task_group() as tasks:
+        tasks.start_soon(read)
+        async with receive:
+            for _ in range(concurrency):
+                tasks.start_soon(work, client, receive.clone())
     console.tick(stats, anyio.current_time(), force=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import IO, TYPE_CHECKING
 
-from .arguments import REVOKE_NOT_YET, UsageError
 from .console import scrubbed
 from .exits import EXIT_INTERRUPTED, EXIT_OK
 from .outcomes import Success, failure_fields, service_text
@@ -31,8 +30,6 @@ def sign_out_one(
         async with Client(config) as client:
             if app is None:
                 return await client.global_sign_out().access_token(token).send()
-            if not hasattr(client, "revoke_token"):
-                raise UsageError(REVOKE_NOT_YET)
             revoke = client.revoke_token().token(token).client_id(app.client_id)
             revoked: Success = await revoke.set_client_secret(app.client_secret).send()
             return revoked

@@ -118,20 +118,43 @@ class FluentBuilder(Generic[BuilderT, OutputT]):
         return f"{type(self).__name__}({self._input!r})"
 
 
-@attrs.frozen
 class CustomizableOperation(Generic[OutputT]):
-    """One call with per-call request mutators and configuration overrides."""
+    """One call with per-call request mutators and configuration overrides. Immutable: each
+    method returns a new operation."""
 
-    _runtime: Runtime = attrs.field(repr=False, alias="runtime")
-    _input: InputBuilder[Any, OutputT] = attrs.field(alias="input")
-    _mutators: tuple[RequestMutator, ...] = attrs.field(default=(), alias="mutators")
-    _overrides: tuple[tuple[str, Any], ...] = attrs.field(default=(), alias="overrides")
+    __slots__ = ("_input", "_mutators", "_overrides", "_runtime")
+
+    def __init__(
+        self,
+        *,
+        runtime: Runtime,
+        input: InputBuilder[Any, OutputT],
+        mutators: tuple[RequestMutator, ...] = (),
+        overrides: tuple[tuple[str, Any], ...] = (),
+    ) -> None:
+        self._runtime = runtime
+        self._input = input
+        self._mutators = mutators
+        self._overrides = overrides
+
+    def _evolve(
+        self, mutators: tuple[RequestMutator, ...], overrides: tuple[tuple[str, Any], ...]
+    ) -> CustomizableOperation[OutputT]:
+        return CustomizableOperation(
+            runtime=self._runtime, input=self._input, mutators=mutators, overrides=overrides
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"CustomizableOperation(input={self._input!r}, mutators={len(self._mutators)}, "
+            f"overrides={[name for name, _ in self._overrides]})"
+        )
 
     def mutate_request(self, fn: Callable[[httpx.Request], None]) -> CustomizableOperation[OutputT]:
         """Run ``fn`` on the ``httpx.Request`` of every attempt, just before it is sent."""
         if not callable(fn):
             raise errors.ConstructionFailure("mutate_request needs a callable")
-        return attrs.evolve(self, mutators=(*self._mutators, fn))
+        return self._evolve((*self._mutators, fn), self._overrides)
 
     def config_override(self, **fields: Unpack[CallOverrides]) -> CustomizableOperation[OutputT]:
         """Override Config fields for this call only, e.g. ``retry_config=RetryConfig.disabled()``.
@@ -141,7 +164,7 @@ class CustomizableOperation(Generic[OutputT]):
         here (and by a type checker); values are checked when the call is sent.
         """
         validate_overrides(fields, per_call=True)
-        return attrs.evolve(self, overrides=(*self._overrides, *fields.items()))
+        return self._evolve(self._mutators, (*self._overrides, *fields.items()))
 
     async def send(self) -> OutputT:
         config = self._runtime.config
@@ -151,3 +174,39 @@ class CustomizableOperation(Generic[OutputT]):
             self._input.OPERATION, self._input, config=config, mutators=self._mutators
         )
         return result
+
+
+class AccessTokenInputBuilder(InputBuilder[InputT, OutputT]):
+    """The input builder of an operation whose one member is the user's access token
+    (GlobalSignOut, GetUser)."""
+
+    __slots__ = ()
+
+    def access_token(self, value: str) -> Self:
+        return self._set("access_token", value)
+
+    def set_access_token(self, value: str | None) -> Self:
+        return self._set("access_token", value)
+
+    def get_access_token(self) -> str | None:
+        value: str | None = self._get("access_token")
+        return value
+
+
+AccessTokenBuilderT = TypeVar("AccessTokenBuilderT", bound=AccessTokenInputBuilder[Any, Any])
+
+
+class AccessTokenFluentBuilder(FluentBuilder[AccessTokenBuilderT, OutputT]):
+    """The fluent builder of an operation whose one member is the user's access token."""
+
+    __slots__ = ()
+
+    def access_token(self, value: str) -> Self:
+        """A valid access token that Cognito issued to the user."""
+        return self._with(self._input.access_token(value))
+
+    def set_access_token(self, value: str | None) -> Self:
+        return self._with(self._input.set_access_token(value))
+
+    def get_access_token(self) -> str | None:
+        return self._input.get_access_token()

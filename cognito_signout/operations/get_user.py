@@ -16,10 +16,9 @@ import attrs
 
 from .. import _validate, errors
 from .._operation import Member, Operation, redacted
-from ._builders import FluentBuilder, InputBuilder
+from ._builders import AccessTokenFluentBuilder, AccessTokenInputBuilder
 
 if TYPE_CHECKING:
-    from typing import Self
 
     from .._runtime import CallResult
 
@@ -128,34 +127,15 @@ OPERATION: Operation[GetUserInput, GetUserOutput] = Operation(
 )
 
 
-class GetUserInputBuilder(InputBuilder[GetUserInput, GetUserOutput]):
+class GetUserInputBuilder(AccessTokenInputBuilder[GetUserInput, GetUserOutput]):
     """Collects the input; :meth:`build` validates it."""
 
     __slots__ = ()
     OPERATION = OPERATION
 
-    def access_token(self, value: str) -> Self:
-        return self._set("access_token", value)
 
-    def set_access_token(self, value: str | None) -> Self:
-        return self._set("access_token", value)
-
-    def get_access_token(self) -> str | None:
-        return self._get("access_token")  # type: ignore[no-any-return]
-
-
-class GetUserFluentBuilder(FluentBuilder[GetUserInputBuilder, GetUserOutput]):
-    """Builds and sends a GetUser call: ``await client.get_user().access_token(t).send()``."""
+class GetUserFluentBuilder(AccessTokenFluentBuilder[GetUserInputBuilder, GetUserOutput]):
+    """Builds and sends a GetUser call: ``await builder.access_token(t).send()``."""
 
     __slots__ = ()
     INPUT = GetUserInputBuilder
-
-    def access_token(self, value: str) -> Self:
-        """The access token to check (and whose user to read)."""
-        return self._with(self._input.access_token(value))
-
-    def set_access_token(self, value: str | None) -> Self:
-        return self._with(self._input.set_access_token(value))
-
-    def get_access_token(self) -> str | None:
-        return self._input.get_access_token()

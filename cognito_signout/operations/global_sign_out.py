@@ -12,11 +12,9 @@ import attrs
 
 from .. import _validate, errors
 from .._operation import Member, Operation, redacted
-from ._builders import CustomizableOperation, FluentBuilder, InputBuilder
+from ._builders import AccessTokenFluentBuilder, AccessTokenInputBuilder, CustomizableOperation
 
 if TYPE_CHECKING:
-    from typing import Self
-
     from .._runtime import CallResult
 
 __all__ = [
@@ -74,34 +72,17 @@ OPERATION: Operation[GlobalSignOutInput, GlobalSignOutOutput] = Operation(
 )
 
 
-class GlobalSignOutInputBuilder(InputBuilder[GlobalSignOutInput, GlobalSignOutOutput]):
+class GlobalSignOutInputBuilder(AccessTokenInputBuilder[GlobalSignOutInput, GlobalSignOutOutput]):
     """Collects the input; :meth:`build` validates it."""
 
     __slots__ = ()
     OPERATION = OPERATION
 
-    def access_token(self, value: str) -> Self:
-        return self._set("access_token", value)
 
-    def set_access_token(self, value: str | None) -> Self:
-        return self._set("access_token", value)
-
-    def get_access_token(self) -> str | None:
-        return self._get("access_token")  # type: ignore[no-any-return]
-
-
-class GlobalSignOutFluentBuilder(FluentBuilder[GlobalSignOutInputBuilder, GlobalSignOutOutput]):
+class GlobalSignOutFluentBuilder(
+    AccessTokenFluentBuilder[GlobalSignOutInputBuilder, GlobalSignOutOutput]
+):
     """Builds and sends a GlobalSignOut call: ``await builder.access_token(t).send()``."""
 
     __slots__ = ()
     INPUT = GlobalSignOutInputBuilder
-
-    def access_token(self, value: str) -> Self:
-        """A valid access token that Cognito issued to the user to sign out."""
-        return self._with(self._input.access_token(value))
-
-    def set_access_token(self, value: str | None) -> Self:
-        return self._with(self._input.set_access_token(value))
-
-    def get_access_token(self) -> str | None:
-        return self._input.get_access_token()
