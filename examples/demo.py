@@ -36,17 +36,17 @@ async def demo(cognito: MotoCognito, laptop: CognitoUser, phone: CognitoUser) ->
         laptop_live, phone_live = await live(client, laptop), await live(client, phone)
         print(f"  laptop / phone live     {laptop_live} / {phone_live}")
 
-        out = await client.revoke_token().token(laptop.refresh_token).client_id(
+        revoked = await client.revoke_token().token(laptop.refresh_token).client_id(
             laptop.client_id).send()
-        print(f"  RevokeToken (laptop)    ok, request id {out.request_id}")
+        print(f"  RevokeToken (laptop)    ok, request id {revoked.request_id}")
         laptop_live, phone_live = await live(client, laptop), await live(client, phone)
         laptop_refresh = cognito.refresh_token_accepted(laptop)
         print(f"  laptop live             {laptop_live}   refresh accepted {laptop_refresh}")
         print(f"  phone live              {phone_live}    (the other session lives on)")
         one_device = not laptop_live and not laptop_refresh and phone_live
 
-        out = await client.global_sign_out().access_token(phone.access_token).send()
-        print(f"  GlobalSignOut (phone)   ok, request id {out.request_id}")
+        signed_out = await client.global_sign_out().access_token(phone.access_token).send()
+        print(f"  GlobalSignOut (phone)   ok, request id {signed_out.request_id}")
         phone_live = await live(client, phone)
         phone_refresh = cognito.refresh_token_accepted(phone)
         print(f"  phone live              {phone_live}   refresh accepted {phone_refresh}")
