@@ -120,10 +120,15 @@ def resolve_endpoint(
     return f"https://cognito-idp.{region}.{partition.dns_suffix}/"
 
 
-# What httpx takes as the authority: after "scheme://", up to the first "/", "?" or "#".
-_AUTHORITY = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://([^/?#]*)")
-# The port after the host (a bracketed IPv6 literal, or anything up to the first ":").
-_PORT = re.compile(r"(?:\[.*\]|[^:]*)(?::(.*))?")
+@functools.cache
+def _regexes() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    # Compiled on first use (the import budget): what httpx takes as the authority (after
+    # "scheme://", up to the first "/", "?" or "#"), and the port after the host (a bracketed
+    # IPv6 literal, or anything up to the first ":").
+    return (
+        re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://([^/?#]*)"),
+        re.compile(r"(?:\[.*\]|[^:]*)(?::(.*))?"),
+    )
 
 
 def validate_endpoint_url(url: str) -> str:
@@ -139,7 +144,7 @@ def validate_endpoint_url(url: str) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _validated(url: str) -> str:
-    authority = _AUTHORITY.match(url)
+    authority = _regexes()[0].match(url)
     if authority is not None and "@" in authority.group(1):
         raise ConstructionFailure(
             "endpoint_url must not contain user information ('user:password@'): "
@@ -158,7 +163,7 @@ def _validated(url: str) -> str:
             "endpoint_url must be an absolute http:// or https:// URL with a host, "
             "for example 'http://127.0.0.1:5000'"
         )
-    port = _PORT.fullmatch(authority.group(1))
+    port = _regexes()[1].fullmatch(authority.group(1))
     raw_port = port.group(1) if port is not None else None
     if raw_port and not (
         raw_port.isascii() and raw_port.isdigit() and len(raw_port) <= 5

@@ -27,11 +27,14 @@ def redacted(value: object) -> str:
     return "None" if value is None else REDACTED
 
 
-class InputSource(Protocol):
-    """What holds a call's member values (an input builder): its repr redacts the sensitive
-    ones, so it may sit in a frame's locals where a dict of the raw values may not."""
+if TYPE_CHECKING:  # a Protocol class costs its creation at import; only mypy needs it
 
-    def member_values(self) -> Mapping[str, object]: ...
+    class InputSource(Protocol):
+        """What holds a call's member values (an input builder): its repr redacts the
+        sensitive ones, so it may sit in a frame's locals where a dict of the raw values may
+        not."""
+
+        def member_values(self) -> Mapping[str, object]: ...
 
 
 class Member(NamedTuple):

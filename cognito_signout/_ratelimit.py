@@ -22,10 +22,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-
-import anyio
+from typing import TYPE_CHECKING
 
 from ._retry import is_testing
+
+if TYPE_CHECKING:
+    import anyio
 
 BETA = 0.7
 SCALE_CONSTANT = 0.4
@@ -56,7 +58,7 @@ class ClientRateLimiter:
         self._measured_rate = 0.0
         self._bucket_start: float | None = None
         self._bucket_count = 0
-        self._lock: anyio.Lock | None = None
+        self._lock: anyio.Lock | None = None  # made in the loop, on first use
         self._throttles = 0
 
     # --- what callers and tests may read -----------------------------------------------------
@@ -90,6 +92,8 @@ class ClientRateLimiter:
         waiter gives up its place and takes no token.
         """
         if self._enabled and not is_testing():
+            import anyio  # only adaptive mode after a throttle gets here (the import budget)
+
             if self._lock is None:
                 self._lock = anyio.Lock()
             async with self._lock:

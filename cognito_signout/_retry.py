@@ -14,7 +14,6 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Literal, NamedTuple, TypeVar
 
-import anyio
 import attrs
 
 from . import errors
@@ -241,7 +240,7 @@ class RetryStrategy:
         if kind is None or token.attempt >= config.max_attempts:
             return None
         delay = backoff(kind, token.attempt, config, retry_after=retry_after_seconds(error))
-        if deadline is not None and anyio.current_time() + delay >= deadline:
+        if deadline is not None and _now() + delay >= deadline:
             # Sleeping into the operation timeout would only turn this error into a timeout;
             # the caller learns more from the error itself, and learns it now.
             error.add_note(
@@ -294,7 +293,15 @@ async def run(
         else:
             strategy.record_success(token)
             return result
+        import anyio  # a retry's first sleep; not at import (the import budget)
+
         await anyio.sleep(token.delay)
+
+
+def _now() -> float:
+    import anyio
+
+    return anyio.current_time()
 
 
 # --- the test switch ----------------------------------------------------------------------------

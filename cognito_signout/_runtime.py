@@ -14,15 +14,17 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
-import anyio
 import httpx
 import sniffio
 
 from . import _endpoints, _logscrub, _protocol, _retry, _token, _transport, errors
 from ._config import Config
-from ._operation import InputSource, Operation
+from ._operation import Operation
+
+if TYPE_CHECKING:
+    from ._operation import InputSource
 from ._ratelimit import ClientRateLimiter
 from ._token import _HOW_TO_CONFIGURE, Scrubber, region_from_token
 from ._transport import Exchange, exchange
@@ -57,6 +59,8 @@ class Runtime:
         self.retry_strategy = _retry.RetryStrategy()
         # FIFO gate in front of the transport: no transport does well with hundreds of waiters
         # inside it (performance.md), and waiting here is bounded by the operation timeout.
+        import anyio  # here, not at the top: ~2 ms of import for processes that never call
+
         self.gate = anyio.Semaphore(config.max_connections, fast_acquire=True)
         self.user_agent = _user_agent(config.app_name)
         self.closed = False
@@ -95,6 +99,8 @@ class Runtime:
         loop = _current_loop()
         if self._send is None or loop is not self._loop:
             if self._send is not None:
+                import anyio
+
                 # Another event loop (a second asyncio.run, a test's fresh loop): the old
                 # connections, and any waiter on the gate, belong to the first one.
                 self.gate = anyio.Semaphore(self.config.max_connections, fast_acquire=True)
@@ -180,6 +186,8 @@ class Runtime:
                     on_retry=call.log_retry,
                 )
             else:
+                import anyio
+
                 deadline = _deadline(operation_timeout)
                 with anyio.CancelScope(deadline=deadline) as scope:
                     result = await _retry.run(
@@ -287,7 +295,7 @@ class _Call:
     async def attempt(self) -> CallResult:
         self.number += 1
         # Only the debug log reads the clock (three look-ups through anyio and sniffio).
-        started = anyio.current_time() if logger.isEnabledFor(logging.DEBUG) else None
+        started = _now() if logger.isEnabledFor(logging.DEBUG) else None
         try:
             result = await self._attempt()
         except errors.SdkError as exc:
@@ -314,6 +322,8 @@ class _Call:
                 exchanged = await exchange(self.send, self.build_request())
                 timed_out = False
             else:
+                import anyio
+
                 with anyio.CancelScope(deadline=_deadline(attempt_timeout)) as scope:
                     exchanged = await exchange(self.send, self.build_request())
                 timed_out = scope.cancelled_caught
@@ -375,7 +385,7 @@ class _Call:
     ) -> None:
         if started is None or not logger.isEnabledFor(logging.DEBUG):
             return
-        elapsed_ms = (anyio.current_time() - started) * 1000
+        elapsed_ms = (_now() - started) * 1000
         if error is None:
             logger.debug(
                 "%s attempt=%d status=%d request_id=%s elapsed_ms=%.1f",
@@ -515,7 +525,13 @@ def _invocation_id() -> str:
 
 def _deadline(seconds: float) -> float:
     # Both callers skip the cancel scope entirely when their limit is None.
-    return anyio.current_time() + seconds
+    return _now() + seconds
+
+
+def _now() -> float:
+    import anyio
+
+    return anyio.current_time()
 
 
 # The AWS SDKs' os/ names; sys.platform avoids importing platform (start-up budget).

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import importlib.util
 import sys
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -111,6 +110,8 @@ def installed_transport() -> httpx.AsyncBaseTransport | None:
 
 def aiohttp_installed() -> bool:
     """Whether the ``fast`` extra (aiohttp) is importable."""
+    import importlib.util  # only a client configured for aiohttp asks
+
     return importlib.util.find_spec("aiohttp") is not None
 
 
