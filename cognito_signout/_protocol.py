@@ -15,7 +15,8 @@ import httpx
 from . import errors
 from ._token import Scrubber, scrub
 
-Secrets = str | Sequence[str] | None  # one call's sensitive values (a token, a client secret...)
+# One call's sensitive values (a token, a client secret...), or the Scrubber made of them once.
+Secrets = str | Sequence[str] | Scrubber | None
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "AWSCognitoIdentityProviderService"
@@ -96,7 +97,7 @@ def parse_error(headers: httpx.Headers, body: bytes, *, token: Secrets) -> Error
     """
     document = _json_or_none(body)
     fields: dict[str, Any] = document if isinstance(document, dict) else {}
-    clean = Scrubber(token)
+    clean = Scrubber.of(token)
 
     raw_code = headers.get("x-amzn-errortype") or _str(fields.get("code")) or _str(
         fields.get("__type")
@@ -158,7 +159,7 @@ def scrubbed_response(response: httpx.Response, body: bytes, token: Secrets) -> 
     # would make, without httpx preparing and normalising every header again (content= cost
     # about 10 us more per error). The request keeps its headers, with the length of its
     # scrubbed body; the response gets a Content-Length for its new body.
-    clean = Scrubber(token)
+    clean = Scrubber.of(token)
     request = response.request
     sent = request.content
     kept_request = clean.raw(sent) if token else sent

@@ -256,6 +256,7 @@ class _Call:
         self.headers = headers
         self.body = body
         self.secrets = secrets  # every sensitive member's value: scrubbed from what is kept
+        self._scrubber: Scrubber | None = None
         self.mutators = mutators
         self.invocation_id = _invocation_id()
         self.number = 0
@@ -361,9 +362,12 @@ class _Call:
                 if request_id is not None and not request_id.isprintable():
                     request_id = errors._printable(request_id)  # an ESC must not reach a tty
             return CallResult(response, body, request_id, self.number)
-        kept = _protocol.scrubbed_response(response, body, secrets)
+        # One Scrubber for the whole error path: working out what to hide costs more than
+        # hiding it, and the kept copy, the message and the request id all need it.
+        scrubber = self._scrubber = self._scrubber or Scrubber(secrets)
+        kept = _protocol.scrubbed_response(response, body, scrubber)
         raise _protocol.error_for(
-            kept, body, token=secrets, table=self.operation.errors, headers=response.headers
+            kept, body, token=scrubber, table=self.operation.errors, headers=response.headers
         )
 
     def log_retry(self, details: _retry.RetryDetails) -> None:

@@ -89,17 +89,17 @@ def validate_access_token(value: object) -> str:
     return value
 
 
-def scrub(text: str, token: str | Sequence[str] | None) -> str:
+def scrub(text: str, token: str | Sequence[str] | Scrubber | None) -> str:
     """Remove ``token``, its parts and its base64, and anything JWT-shaped, from ``text``.
 
     Linear in ``len(text)``: a handful of substring searches and one regex pass.
     """
-    return Scrubber(token).text(text)
+    return Scrubber.of(token).text(text)
 
 
-def scrub_bytes(data: bytes, token: str | Sequence[str] | None) -> bytes:
+def scrub_bytes(data: bytes, token: str | Sequence[str] | Scrubber | None) -> bytes:
     """Byte-level :func:`scrub`, for response bodies and headers that may not be valid UTF-8."""
-    return Scrubber(token).raw(data)
+    return Scrubber.of(token).raw(data)
 
 
 class Scrubber:
@@ -135,6 +135,11 @@ class Scrubber:
         self._longest_only = (
             4 * min(len(t) for t in self._tokens) // 3 - 2 if self._tokens else 0
         )
+
+    @classmethod
+    def of(cls, token: str | Sequence[str] | Scrubber | None) -> Scrubber:
+        """``token`` if it is a Scrubber already (one call's, built once), else a new one."""
+        return token if isinstance(token, Scrubber) else cls(token)
 
     def _secrets(self, size: int) -> tuple[str, ...]:
         if not self._tokens or size < self._longest_only:

@@ -106,6 +106,9 @@ def test_interrupted_batch_prints_a_partial_summary(moto: MotoCognito) -> None:
         [sys.executable, "-m", "cognito_signout", *on(moto), "--tokens-file", "-", "--json"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=clean_env(),
+        # A terminal's Ctrl-C reaches a process whose SIGINT is at its default; a test run
+        # started in the background (`nox ... &`) would hand the child an ignored SIGINT.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write("".join(f"{u.access_token}\n" for u in users))
