@@ -125,8 +125,11 @@ class Exchange(NamedTuple):
 Send = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 
-async def exchange(send: Send, request: httpx.Request) -> Exchange:
-    """Send ``request`` and read the whole response body, never more than MAX_BODY_BYTES.
+async def exchange(
+    send: Send, request: httpx.Request, *, limit: int = MAX_BODY_BYTES
+) -> Exchange:
+    """Send ``request`` and read the whole response body, never more than ``limit`` bytes
+    (decoded; MAX_BODY_BYTES for an operation, less for a key set, see _verify.py).
 
     ``send`` is the owned transport's ``handle_async_request``, or a caller's client's ``send``
     (``Runtime`` picks it once). Errors are mapped to the public hierarchy and raised outside
@@ -146,7 +149,7 @@ async def exchange(send: Send, request: httpx.Request) -> Exchange:
     if mapped is not None:
         raise mapped
     try:
-        body = await _read_capped(response)
+        body = await _read_capped(response, limit)
     except Exception as exc:
         mapped = _mapped(exc, response)
         if mapped is None:
@@ -158,7 +161,7 @@ async def exchange(send: Send, request: httpx.Request) -> Exchange:
     return Exchange(response, body)
 
 
-async def _read_capped(response: httpx.Response) -> bytes:
+async def _read_capped(response: httpx.Response, limit: int = MAX_BODY_BYTES) -> bytes:
     if response.is_stream_consumed:  # the common streamed case skips a ResponseNotRead
         try:
             # Already read and decoded by httpx (a mock transport or a caller's event hook did
@@ -167,9 +170,9 @@ async def _read_capped(response: httpx.Response) -> bytes:
         except httpx.ResponseNotRead:
             pass
         else:
-            if len(body) > MAX_BODY_BYTES:
+            if len(body) > limit:
                 raise _response_error(
-                    response, f"response body is larger than {MAX_BODY_BYTES} bytes"
+                    response, f"response body is larger than {limit} bytes"
                 )
             return body
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
@@ -189,14 +192,14 @@ async def _read_capped(response: httpx.Response) -> bytes:
         if decoder is not None:
             compressed = compressed or bool(raw)
             try:
-                raw = decoder.decompress(raw, MAX_BODY_BYTES + 1 - size)
+                raw = decoder.decompress(raw, limit + 1 - size)
             except zlib.error:
                 raise _response_error(
                     response, "response body is not valid compressed data"
                 ) from None
         size += len(raw)
-        if size > MAX_BODY_BYTES:
-            raise _response_error(response, f"response body is larger than {MAX_BODY_BYTES} bytes")
+        if size > limit:
+            raise _response_error(response, f"response body is larger than {limit} bytes")
         chunks.append(raw)
     if decoder is not None and compressed and not decoder.eof:
         # A compressed stream cut short can still decode to "{}"; that confirms nothing.

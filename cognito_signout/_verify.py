@@ -47,7 +47,6 @@ import json
 import math
 import re
 import time
-import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType, TracebackType
@@ -648,58 +647,17 @@ class _KeySetFetcher:
         request = httpx.Request(
             "GET", self.url, headers=self._headers, extensions={"timeout": self._timeout}
         )
-        send = self._send()
-        mapped: errors.SdkError | None = None
-        try:
-            response = await send(request)
-        except Exception as exc:
-            mapped = _transport._mapped(exc)
-            if mapped is None:
-                raise
-        if mapped is not None:
-            raise mapped
-        try:
-            body = await _read_capped(response)
-        except Exception as exc:
-            mapped = _transport._mapped(exc, response)
-            if mapped is None:
-                raise
-        finally:
-            await response.aclose()
-        if mapped is not None:
-            raise mapped
+        # The SDK's own exchange: the same error mapping, raised with no chained cause, and a
+        # capped, bomb-safe body read, with the key set's smaller cap.
+        response, body = await _transport.exchange(
+            self._send(), request, limit=MAX_KEY_SET_BYTES
+        )
         if not 200 <= response.status_code < 300:
             kept = httpx.Response(
                 response.status_code, headers=response.headers, content=body, request=request
             )
             raise _protocol.error_for(kept, body, token=None, table={})
         return _parse_key_set(response, body)
-
-
-async def _read_capped(response: httpx.Response) -> bytes:
-    """The body, decoded, never more than MAX_KEY_SET_BYTES (a decompression bomb included)."""
-    encoding = response.headers.get("content-encoding", "identity").strip().lower()
-    if encoding not in ("identity", "", "gzip", "x-gzip", "deflate"):
-        raise _bad_key_set(response, f"unsupported content-encoding {encoding[:40]!r}")
-    decoder = None
-    if encoding not in ("identity", ""):
-        wbits = zlib.MAX_WBITS if encoding == "deflate" else zlib.MAX_WBITS | 32
-        decoder = zlib.decompressobj(wbits)
-    chunks: list[bytes] = []
-    size = 0
-    async for raw in response.aiter_raw():
-        if decoder is not None:
-            try:
-                raw = decoder.decompress(raw, MAX_KEY_SET_BYTES + 1 - size)
-            except zlib.error:
-                raise _bad_key_set(response, "the body is not valid compressed data") from None
-        size += len(raw)
-        if size > MAX_KEY_SET_BYTES:
-            raise _bad_key_set(response, f"the key set is larger than {MAX_KEY_SET_BYTES} bytes")
-        chunks.append(raw)
-    if decoder is not None and not decoder.eof:
-        raise _bad_key_set(response, "the compressed body is truncated")
-    return b"".join(chunks)
 
 
 def _bad_key_set(response: httpx.Response, message: str) -> errors.ResponseError:
