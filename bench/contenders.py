@@ -266,7 +266,7 @@ def sdk_client(
     client_kw = {} if http_client is None else {"http_client": http_client}
     try:
         config = Config(region=REGION, endpoint_url=settings.url, **config_kw)
-        return Client(config, **client_kw)
+        return Client(config, http_client=http_client)
     except Exception as exc:  # the SDK's own ConstructionFailure included
         shown = {**client_kw, "http_client": "httpx.AsyncClient"} if client_kw else {}
         raise Unavailable(f"Client(Config(**{config_kw}), **{shown}) failed: {exc!r}") from exc

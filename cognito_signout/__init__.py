@@ -21,6 +21,8 @@ from .operations.global_sign_out import (
 
 if TYPE_CHECKING:
     from ._logout import logout_url
+    from ._revocations import Recording, Revocations
+    from ._verify import TokenVerifier, VerifiedToken
     from .operations.get_user import (
         GetUserFluentBuilder,
         GetUserInput,
@@ -39,6 +41,10 @@ if TYPE_CHECKING:
 # attrs class costs its compile at import (the import budget, bench/).
 _LAZY = {
     "logout_url": "._logout",
+    "Recording": "._revocations",
+    "Revocations": "._revocations",
+    "TokenVerifier": "._verify",
+    "VerifiedToken": "._verify",
     **dict.fromkeys(
         ("GetUserFluentBuilder", "GetUserInput", "GetUserInputBuilder", "GetUserOutput",
          "MfaOption"),
@@ -75,14 +81,18 @@ __all__ = [
     "GlobalSignOutInputBuilder",
     "GlobalSignOutOutput",
     "MfaOption",
+    "Recording",
     "RetryConfig",
     "RetryDetails",
     "RetryQuota",
+    "Revocations",
     "RevokeTokenFluentBuilder",
     "RevokeTokenInput",
     "RevokeTokenInputBuilder",
     "RevokeTokenOutput",
     "TimeoutConfig",
+    "TokenVerifier",
+    "VerifiedToken",
     "__version__",
     "errors",
     "is_testing",

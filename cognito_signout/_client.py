@@ -13,6 +13,7 @@ from ._runtime import Runtime, _origin
 from .operations.global_sign_out import GlobalSignOutFluentBuilder
 
 if TYPE_CHECKING:
+    from ._revocations import Revocations
     from .operations.get_user import GetUserFluentBuilder
     from .operations.revoke_token import RevokeTokenFluentBuilder
 
@@ -23,19 +24,40 @@ class Client:
     Use it as an async context manager, or call :meth:`aclose`. One client is safe to share
     across tasks: it holds one connection pool, one retry quota and one rate limiter.
 
+    With ``revocations`` (a :class:`~cognito_signout.Revocations` store), every GlobalSignOut
+    Cognito confirms records the user's cutoff there, so a ``TokenVerifier`` sharing the store
+    refuses the signed-out tokens too (``output.revocation`` says whether it landed). A
+    refused or failed sign-out records nothing.
+
     ``Client()`` reads its settings with :meth:`Config.from_env`. A caller-supplied
     ``http_client`` stays the caller's: :meth:`aclose` leaves it open, and its redirect and
     auth settings are overridden per request (redirects are never followed; nothing is signed).
     """
 
     def __init__(
-        self, config: Config | None = None, *, http_client: httpx.AsyncClient | None = None
+        self,
+        config: Config | None = None,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        revocations: Revocations | None = None,
     ) -> None:
-        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
-            from .errors import ConstructionFailure
+        from .errors import ConstructionFailure
 
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise ConstructionFailure("http_client must be an httpx.AsyncClient")
-        self._runtime = Runtime(config if config is not None else Config.from_env(), http_client)
+        if revocations is not None and not callable(getattr(revocations, "record_sign_out", None)):
+            raise ConstructionFailure(
+                "revocations must be a cognito_signout.Revocations store "
+                "(Revocations.memory() or Revocations.redis(url))"
+            )
+        self._runtime = Runtime(
+            config if config is not None else Config.from_env(), http_client, revocations
+        )
+
+    @property
+    def revocations(self) -> Revocations | None:
+        """Where confirmed sign-outs are recorded for the app's own ``TokenVerifier``."""
+        return self._runtime.revocations
 
     @property
     def config(self) -> Config:

@@ -8,12 +8,13 @@ the pipeline is generic and each operation only supplies its shapes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 from . import errors
 
 if TYPE_CHECKING:
+    from ._revocations import Recording, Revocations
     from ._runtime import CallResult
 
 InputT = TypeVar("InputT")
@@ -65,6 +66,10 @@ class Operation(NamedTuple, Generic[InputT, OutputT]):
     # The member whose token names the region when none is configured (the access token's
     # issuer), or None: the region must then be configured (a refresh token is opaque).
     region_from: str | None = None
+    # What a confirmed call revokes in the Client's revocation store (a sign-out's cutoff),
+    # or None: the operation revokes nothing locally (or cannot tell what: RevokeToken's
+    # refresh token is opaque).
+    revokes: Callable[[InputT, CallResult, Revocations], Awaitable[Recording]] | None = None
 
     def build(self, values: Mapping[str, object]) -> InputT:
         """The validated input; ConstructionFailure (naming the member, not its value)."""

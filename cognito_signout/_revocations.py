@@ -22,16 +22,19 @@ local view fed by pub/sub, with a resync on start and on every reconnect; see
 
 from __future__ import annotations
 
+import email.utils
 import heapq
+import logging
 import math
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Protocol, Self
 
 import anyio
 
-from .errors import ConstructionFailure, SdkError
+from .errors import ConstructionFailure
 
 if TYPE_CHECKING:
     from ._revocations_redis import RedisBackend
@@ -40,7 +43,6 @@ __all__ = [
     "CheckedToken",
     "Recording",
     "Revocations",
-    "RevocationsUnavailable",
     "SessionToken",
 ]
 
@@ -48,31 +50,29 @@ OnUnavailable = Literal["reject", "allow"]
 Clock = Callable[[], float]
 
 DEFAULT_MAX_TOKEN_LIFETIME = 86_400
+MAX_DATE_AHEAD = 300.0
+"""How far ahead of the local clock a response's ``Date`` may set a sign-out's cutoff: a
+proxy's broken clock must not lock a user out of new sign-ins for a day."""
+
+logger = logging.getLogger("cognito_signout.revocations")
 
 _CUTOFF = 0
 _SESSION = 1
 
 
-class RevocationsUnavailable(SdkError):
-    """The revocation store cannot answer (unreachable, or not yet synchronized), and
-    ``on_unavailable="reject"`` says to refuse rather than guess. A 503, not a 401: the token
-    may well be valid. The text never holds a token."""
-
-    retry_kind = "transient"
-
 
 class CheckedToken(Protocol):
     """What :meth:`Revocations.is_revoked` reads from a token (a ``VerifiedToken`` has it all).
 
-    ``issued_at`` is the ``iat`` claim in integer seconds; ``origin_jti`` is ``None`` for a
-    token of an app client without token revocation.
+    ``issued_at`` is the ``iat`` claim as an aware datetime (whole seconds); ``origin_jti``
+    is ``None`` for a token of an app client without token revocation.
     """
 
     @property
     def sub(self) -> str: ...
 
     @property
-    def issued_at(self) -> int: ...
+    def issued_at(self) -> datetime: ...
 
     @property
     def origin_jti(self) -> str | None: ...
@@ -380,7 +380,9 @@ class Revocations:
         backend = self._backend
         if backend is not None and not backend.ready:
             await backend.not_ready()  # raises, or returns when allowed (or now ready)
-        return self._view.is_revoked(token.sub, token.issued_at, token.origin_jti)
+        # iat is whole seconds, so the datetime is exact and truncating it is too.
+        issued_at = int(token.issued_at.timestamp())
+        return self._view.is_revoked(token.sub, issued_at, token.origin_jti)
 
     # --- lifetime ----------------------------------------------------------------------------
 
@@ -415,3 +417,56 @@ class Revocations:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+# --- what a confirmed sign-out records (Client(revocations=...), Operation.revokes) ----------
+
+
+def sign_out_cutoff(iat: int, date_header: str | None, now: float) -> int:
+    """The cutoff of a GlobalSignOut Cognito confirmed: its response's ``Date`` (Cognito's
+    clock, which stamped ``iat``: local skew cannot let an older token through), else the
+    local clock, at most :data:`MAX_DATE_AHEAD` ahead of it, and never below the signed-out
+    token's own ``iat``."""
+    cutoff = now
+    date = _http_date(date_header)
+    if date is not None:
+        cutoff = min(date, now + MAX_DATE_AHEAD)
+    return max(iat, int(cutoff))
+
+
+def _http_date(value: str | None) -> float | None:
+    if not value or len(value) > 64:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+        if parsed.tzinfo is None:  # "-0000": RFC 5322's "UTC, origin unknown"
+            parsed = parsed.replace(tzinfo=UTC)
+        stamp = parsed.timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return stamp if math.isfinite(stamp) else None
+
+
+async def record_confirmed_sign_out(
+    revocations: Revocations, access_token: str, date_header: str | None
+) -> Recording:
+    """Record the cutoff of a sign-out Cognito confirmed for ``access_token``.
+
+    Never raises: the sign-out itself succeeded, and saying otherwise would make the caller
+    retry it. A token whose ``sub`` or ``iat`` cannot be read (only a test double accepts
+    such a token) gives a failed :class:`Recording` and a warning.
+    """
+    from ._token import unverified_claims
+
+    claims = unverified_claims(access_token) or {}
+    sub, iat = claims.get("sub"), claims.get("iat")
+    if not (isinstance(sub, str) and sub and type(iat) is int):
+        logger.warning(
+            "revocations: the signed-out access token has no readable sub and iat; "
+            "nothing recorded"
+        )
+        failed = Recording("sign_out")
+        failed._give_up()
+        return failed
+    cutoff = sign_out_cutoff(iat, date_header, revocations._view.clock())
+    return await revocations.record_sign_out(sub, cutoff)

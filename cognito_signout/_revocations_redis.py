@@ -56,8 +56,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 import sniffio
 
-from ._revocations import _CUTOFF, Recording, RevocationsUnavailable, View
-from .errors import ConstructionFailure
+from ._revocations import _CUTOFF, Recording, View
+from .errors import ConstructionFailure, RevocationsUnavailable
 
 if TYPE_CHECKING:
     import coredis

@@ -25,6 +25,7 @@ from ._operation import Operation
 
 if TYPE_CHECKING:
     from ._operation import InputSource
+    from ._revocations import Revocations
 from ._ratelimit import ClientRateLimiter
 from ._token import _HOW_TO_CONFIGURE, Scrubber, region_from_token
 from ._transport import Exchange, exchange
@@ -44,12 +45,21 @@ class CallResult(NamedTuple):
     body: bytes
     request_id: str | None
     attempts: int
+    # What the Client's revocation store recorded of this confirmed call (Operation.revokes).
+    recording: Any = None
 
 
 class Runtime:
-    def __init__(self, config: Config, http_client: httpx.AsyncClient | None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        http_client: httpx.AsyncClient | None,
+        revocations: Revocations | None = None,
+    ) -> None:
         self.config = config
         self._caller = http_client
+        # Confirmed sign-outs are recorded here, so the app's own TokenVerifier refuses them.
+        self.revocations = revocations
         # The owned transport is made on first use, inside the event loop, and made again if
         # the client is used from another loop (its connections belong to the first one).
         self._owned: _transport.OwnedTransport | None = None
@@ -205,6 +215,11 @@ class Runtime:
             # failed call a reference cycle for the garbage collector.
             call.last_error = None
             _logscrub.secrets.reset(scrubbed)
+        if self.revocations is not None and operation.revokes is not None:
+            # Only here, after Cognito confirmed the call: its token is authentic, so its
+            # claims may name whom to refuse (a refused token records nothing).
+            recording = await operation.revokes(operation_input, result, self.revocations)
+            result = result._replace(recording=recording)
         return operation.deserialize(result)
 
 

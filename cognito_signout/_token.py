@@ -278,22 +278,34 @@ def region_from_token(token: str) -> str:
     return region
 
 
-def _claims(token: str) -> dict[str, object]:
+def unverified_claims(token: str) -> dict[str, object] | None:
+    """A JWT's payload, signature unchecked, or None if it is not one.
+
+    For routing (the service checks the signature) and for recording a sign-out Cognito
+    confirmed (a confirmed token is authentic); never for trusting a token.
+    """
     parts = token.split(".")
     if len(parts) != 3 or len(parts[1]) > _MAX_PAYLOAD_CHARS:
-        raise ConstructionFailure(
-            f"no region configured and the access token is not a JWT to route by; "
-            f"{_HOW_TO_CONFIGURE}"
-        )
+        return None
     payload = parts[1]
     try:
         raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
         claims = json.loads(raw)
     except (binascii.Error, ValueError, RecursionError):
-        claims = None
-    if not isinstance(claims, dict):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def _claims(token: str) -> dict[str, object]:
+    if len(token.split(".")) != 3:
+        raise ConstructionFailure(
+            f"no region configured and the access token is not a JWT to route by; "
+            f"{_HOW_TO_CONFIGURE}"
+        )
+    claims = unverified_claims(token)
+    if claims is None:
         raise ConstructionFailure(
             f"no region configured and the access token's payload cannot be read; "
             f"{_HOW_TO_CONFIGURE}"
-        ) from None
+        )
     return claims

@@ -59,7 +59,8 @@ import httpx
 from . import _endpoints, _protocol, _retry, _transport, errors
 from ._config import Config
 from ._runtime import _clean, _current_loop, _user_agent
-from ._verify_errors import InvalidToken, Reason, RevocationsUnavailable, TokenRevoked
+from .errors import InvalidToken, RevocationsUnavailable, TokenRevoked
+from .errors import TokenReason as Reason
 
 __all__ = [
     "DEFAULT_KEY_SET_TIMEOUT",

@@ -13,6 +13,13 @@ categories of the AWS SDK for Rust, so a caller can tell *where* a call failed:
   One subclass per modeled error of the operations (GlobalSignOut, RevokeToken, GetUser), named
   as the error code; an unknown code is a plain ServiceError.
 
+Local token verification (:class:`~cognito_signout.TokenVerifier`) adds two more:
+
+- :class:`InvalidToken` -- the token was refused; ``reason`` says why (:data:`TOKEN_REASONS`).
+  :class:`TokenRevoked` is the one for ``revoked``: authentic and unexpired, but signed out.
+- :class:`RevocationsUnavailable` -- the revocation store (or Cognito, when confirming) cannot
+  answer, so whether the token was revoked is unknown: a 503, not a 401.
+
 Every error carries its own retry facts, read by the retry policy, the FastAPI mapping and the
 CLI alike: ``retry_kind`` (``"throttling"``, ``"transient"`` or ``None`` for final) and, on a
 service error, ``retry_after`` (the server's ``x-amz-retry-after`` hint in seconds, if sane).
@@ -34,25 +41,30 @@ drops the kept ``response`` (``None``), a shallow copy shares it.
 from __future__ import annotations
 
 import builtins
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import httpx
 
 __all__ = [
+    "TOKEN_REASONS",
     "ConstructionFailure",
     "DispatchFailure",
     "ForbiddenException",
     "InternalErrorException",
     "InvalidParameterException",
+    "InvalidToken",
     "NotAuthorizedException",
     "OperationNotEnabledException",
     "PasswordResetRequiredException",
     "ResourceNotFoundException",
     "ResponseError",
+    "RevocationsUnavailable",
     "SdkError",
     "ServiceError",
     "TimeoutError",
     "TimeoutKind",
+    "TokenReason",
+    "TokenRevoked",
     "TooManyRequestsException",
     "UnauthorizedException",
     "UnsupportedOperationException",
@@ -365,3 +377,57 @@ class UnsupportedTokenTypeException(ServiceError):
 
 class UserNotFoundException(ServiceError):
     """GetUser: the user the token names does not exist (any more)."""
+
+
+# --- local token verification (TokenVerifier, Revocations) ----------------------------------
+
+TokenReason = Literal[
+    "malformed",
+    "unknown_key",
+    "signature",
+    "expired",
+    "not_yet_valid",
+    "issuer",
+    "token_use",
+    "client",
+    "scope",
+    "revoked",
+]
+TOKEN_REASONS: frozenset[str] = frozenset(get_args(TokenReason))
+
+
+class InvalidToken(SdkError):
+    """The token was refused; ``reason`` (one of :data:`TOKEN_REASONS`) says why.
+
+    ``malformed`` (not a JWT, not RS256, no ``kid``, a required claim missing or of the wrong
+    type), ``unknown_key`` (no key of the pool's key set has its ``kid``), ``signature``,
+    ``expired``, ``not_yet_valid``, ``issuer`` (another pool, region or partition),
+    ``token_use`` (an ID token where an access token was expected, or the reverse),
+    ``client`` (an app client not in ``client_ids``), ``scope`` (a required scope missing),
+    ``revoked`` (:class:`TokenRevoked`). Final: the same token gets the same answer. The text
+    names the rule that failed, never the token or a claim an attacker chose.
+    """
+
+    def __init__(self, message: str, *, reason: TokenReason) -> None:
+        if reason not in TOKEN_REASONS:
+            raise ValueError(f"unknown InvalidToken reason {reason!r}")
+        super().__init__(message)
+        self.reason: TokenReason = reason
+
+
+class TokenRevoked(InvalidToken):
+    """The token is authentic and unexpired, but it was revoked: its user signed out
+    everywhere (GlobalSignOut), its session was ended (RevokeToken), or Cognito itself
+    refused it when asked (``confirm_with_cognito``)."""
+
+    def __init__(self, message: str = "the token has been revoked") -> None:
+        super().__init__(message, reason="revoked")
+
+
+class RevocationsUnavailable(SdkError):
+    """Whether the token was revoked is unknown, and ``on_unavailable="reject"`` (the
+    default: fail closed) says to refuse rather than guess: the revocation store is
+    unreachable or not yet synchronized, or Cognito could not answer a confirmation. A 503,
+    not a 401: the token may well be valid. Worth retrying later."""
+
+    retry_kind: RetryKind | None = "transient"

@@ -14,13 +14,14 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
 import pytest
 
-from cognito_signout._revocations import Revocations, RevocationsUnavailable
-from cognito_signout.errors import ConstructionFailure, SdkError
+from cognito_signout import Revocations
+from cognito_signout.errors import ConstructionFailure, RevocationsUnavailable, SdkError
 
 from .redis_server import RedisServer, redis_server, redis_server_binary
 
@@ -31,10 +32,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Token:
+    """What the store reads of a VerifiedToken: ``issued_at`` is an aware datetime."""
+
     sub: str
-    issued_at: int
+    iat: int
     origin_jti: str | None = None
-    expires_at: int = 0
+
+    @property
+    def issued_at(self) -> datetime:
+        return datetime.fromtimestamp(self.iat, UTC)
 
 
 class Clock:
@@ -214,7 +220,7 @@ async def test_propagation_between_two_replicas_in_one_process(server: RedisServ
         for i in range(200):
             token = Token(f"user-{i}", 1_700_000_000)
             start = time.perf_counter()
-            await a.record_sign_out(token.sub, token.issued_at)
+            await a.record_sign_out(token.sub, token.iat)
             await until_revoked(b, token, 2, 0.0002)
             latencies.append(time.perf_counter() - start)
     report("in-process", latencies)

@@ -24,16 +24,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from joserfc.jwk import RSAKey
 
-from cognito_signout import Config, TimeoutConfig, errors
+from cognito_signout import Config, TimeoutConfig, TokenVerifier, VerifiedToken, errors
 from cognito_signout import _verify as verify_module
 from cognito_signout._retry import RetryConfig
-from cognito_signout._verify import TokenVerifier, VerifiedToken
-from cognito_signout._verify_errors import (
-    InvalidToken,
-    RevocationsUnavailable,
-    TokenRevoked,
-)
 from cognito_signout.emulator import MotoCognito
+from cognito_signout.errors import InvalidToken, RevocationsUnavailable, TokenRevoked
 
 from . import loopback
 from .loopback import serve

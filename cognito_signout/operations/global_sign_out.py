@@ -15,6 +15,7 @@ from .._operation import Member, Operation, redacted
 from ._builders import AccessTokenFluentBuilder, AccessTokenInputBuilder, CustomizableOperation
 
 if TYPE_CHECKING:
+    from .._revocations import Recording, Revocations
     from .._runtime import CallResult
 
 __all__ = [
@@ -41,10 +42,28 @@ class GlobalSignOutOutput:
     """The service's request id (``x-amzn-requestid``), for support cases and logs."""
     attempts: int = 1
     """How many attempts the call took (1 = no retry)."""
+    revocation: Recording | None = attrs.field(default=None, eq=False)
+    """With ``Client(revocations=...)``: the recorded cutoff that makes the app's own
+    ``TokenVerifier`` refuse every token of the user issued up to the sign-out.
+    ``revocation.recorded`` says whether it is in the store yet (a Redis store briefly
+    unreachable is retried in the background: ``await revocation.wait()``). ``None`` without
+    a store."""
 
 
 def _deserialize(result: CallResult) -> GlobalSignOutOutput:
-    return GlobalSignOutOutput(request_id=result.request_id, attempts=result.attempts)
+    return GlobalSignOutOutput(
+        request_id=result.request_id, attempts=result.attempts, revocation=result.recording
+    )
+
+
+async def _revokes(
+    operation_input: GlobalSignOutInput, result: CallResult, revocations: Revocations
+) -> Recording:
+    from .._revocations import record_confirmed_sign_out  # only with a store
+
+    return await record_confirmed_sign_out(
+        revocations, operation_input.access_token, result.response.headers.get("date")
+    )
 
 
 OPERATION: Operation[GlobalSignOutInput, GlobalSignOutOutput] = Operation(
@@ -69,6 +88,7 @@ OPERATION: Operation[GlobalSignOutInput, GlobalSignOutOutput] = Operation(
         )
     },
     region_from="access_token",
+    revokes=_revokes,
 )
 
 
