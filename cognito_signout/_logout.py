@@ -169,51 +169,53 @@ def _text(name: str, value: object) -> str:
     return value if type(value) is str else str.__str__(value)
 
 
-def _origin(domain: object) -> str:
+def _origin(domain: object, who: str = "logout_url: domain") -> str:
+    """The https origin of a managed-login domain; ``who`` names it in errors."""
     text = _text("domain", domain)
     if not text:
-        raise ConstructionFailure("logout_url: domain is empty")
+        raise ConstructionFailure(f"{who} is empty")
     if len(text) > _MAX_DOMAIN:
-        raise ConstructionFailure("logout_url: domain is too long")
+        raise ConstructionFailure(f"{who} is too long")
     if not text.isascii():
         raise ConstructionFailure(
-            "logout_url: domain must be ASCII; give an internationalised domain in its "
+            f"{who} must be ASCII; give an internationalised domain in its "
             "punycode (xn--) form")
     if not _PRINTABLE_ASCII.fullmatch(text):
         raise ConstructionFailure(
-            "logout_url: domain must not contain whitespace or control characters")
+            f"{who} must not contain whitespace or control characters")
     if "://" in text:
         scheme, _, rest = text.partition("://")
         if scheme.lower() != "https":
             shown = f"{scheme[:32]}://" if _SCHEME.fullmatch(f"{scheme}:") else "that"
             raise ConstructionFailure(
-                f"logout_url: domain must be a host name or an https:// URL, not {shown}")
+                f"{who} must be a host name or an https:// URL, not {shown}")
         authority, _, path = rest.partition("/")
         if path or any(char in authority for char in "?#"):
             raise ConstructionFailure(
-                "logout_url: domain must have no path, query or fragment (the /logout path "
+                f"{who} must have no path, query or fragment (the /logout path "
                 "is added)")
         if "@" in authority:
-            raise ConstructionFailure("logout_url: domain must have no userinfo (user@)")
+            raise ConstructionFailure(f"{who} must have no userinfo (user@)")
         host, colon, port = authority.partition(":")
         if colon:
-            port = _port("domain", port)
+            port = _port("domain", port, who)
     else:
         if any(char in text for char in "/?#@\\:"):
             raise ConstructionFailure(
-                "logout_url: domain must be a host name such as auth.example.com, or an "
+                f"{who} must be a host name such as auth.example.com, or an "
                 "https:// URL (which may carry a port); no path, query, fragment or userinfo")
         host, port = text, ""
     if not _is_dns_name(host):
         raise ConstructionFailure(
-            "logout_url: domain must be a DNS name (letters, digits and hyphens in dot-separated "
+            f"{who} must be a DNS name (letters, digits and hyphens in dot-separated "
             "labels), not an IP address")
     return f"https://{host.lower()}{':' + port if port and port != '443' else ''}"
 
 
-def _port(name: str, port: str) -> str:
+def _port(name: str, port: str, who: str | None = None) -> str:
     if not _PORT.fullmatch(port) or not 0 < int(port) <= 65535:
-        raise ConstructionFailure(f"logout_url: {name} has an invalid port (1 to 65535)")
+        shown = who or f"logout_url: {name}"
+        raise ConstructionFailure(f"{shown} has an invalid port (1 to 65535)")
     return str(int(port))
 
 

@@ -18,6 +18,9 @@ What is checked, in this order (the first failure is the :class:`InvalidToken` `
 8. ``client`` -- ``client_id`` (access tokens) or ``aud`` (ID tokens) is one of ``client_ids``.
 9. ``scope`` -- every scope of ``required_scopes`` is in the access token's ``scope``.
 10. ``revoked`` -- the ``revocations`` store says the token was revoked: :class:`TokenRevoked`.
+11. ``revoked`` -- with ``confirm_with_cognito=seconds``, Cognito itself refuses the token
+    (asked at most once per interval per token; see ``_confirm.py`` for which tokens can be
+    asked, what it costs in Cognito quota, and ``on_unavailable``).
 
 Keys: the key set is fetched on first need (not at construction), over the SDK's own httpx
 transport (never a blocking client), from ``{endpoint_url}/{pool id}/.well-known/jwks.json``
@@ -50,7 +53,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType, TracebackType
-from typing import Any, Literal, Protocol, TypeGuard, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeGuard, runtime_checkable
 
 import anyio
 import attrs
@@ -61,6 +64,9 @@ from ._config import Config
 from ._runtime import _clean, _current_loop, _user_agent
 from .errors import InvalidToken, RevocationsUnavailable, TokenRevoked
 from .errors import TokenReason as Reason
+
+if TYPE_CHECKING:
+    from ._confirm import Confirmer
 
 __all__ = [
     "DEFAULT_KEY_SET_TIMEOUT",
@@ -145,8 +151,13 @@ class TokenVerifier:
     """Verifies Cognito user pool tokens locally: ``token = await verifier.verify(raw)``.
 
     ``TokenVerifier(user_pool_id, client_ids, *, token_use="access", revocations=None,
-    config=None, http_client=None, confirm_with_cognito=None, leeway=2.0,
-    required_scopes=(), refetch_cooldown=10.0)``. An async context manager; :meth:`aclose`
+    config=None, http_client=None, confirm_with_cognito=None, managed_login_domain=None,
+    on_unavailable="reject", leeway=2.0, required_scopes=(), refetch_cooldown=10.0)``.
+
+    ``confirm_with_cognito`` (seconds) also asks Cognito whether the token still works, which
+    catches sign-outs made outside this SDK; ``managed_login_domain`` lets it ask userInfo
+    about managed-login tokens; ``on_unavailable`` says what to do when Cognito cannot
+    answer (see ``_confirm.py``). An async context manager; :meth:`aclose`
     closes the connections it owns (a caller's ``http_client`` stays open). Safe to share
     between tasks; construction does no I/O.
     """
@@ -161,6 +172,8 @@ class TokenVerifier:
         config: Config | None = None,
         http_client: httpx.AsyncClient | None = None,
         confirm_with_cognito: float | None = None,
+        managed_login_domain: str | None = None,
+        on_unavailable: Literal["reject", "allow"] = "reject",
         leeway: float = DEFAULT_LEEWAY,
         required_scopes: Iterable[str] = (),
         refetch_cooldown: float = DEFAULT_REFETCH_COOLDOWN,
@@ -197,7 +210,21 @@ class TokenVerifier:
                     "confirm_with_cognito needs token_use='access': Cognito has no call that "
                     "confirms an ID token"
                 )
-            raise errors.ConstructionFailure("confirm_with_cognito is not supported yet")
+            confirm_with_cognito = _seconds(
+                "confirm_with_cognito", confirm_with_cognito, allow_zero=True
+            )
+        if on_unavailable not in ("reject", "allow"):
+            raise errors.ConstructionFailure('on_unavailable must be "reject" or "allow"')
+        userinfo_url = None
+        if managed_login_domain is not None:
+            if confirm_with_cognito is None:
+                raise errors.ConstructionFailure(
+                    "managed_login_domain is only used by confirm_with_cognito (userInfo)"
+                )
+            from ._logout import _origin
+
+            origin = _origin(managed_login_domain, "managed_login_domain")
+            userinfo_url = httpx.URL(origin + "/oauth2/userInfo")
         if revocations is not None and not callable(getattr(revocations, "is_revoked", None)):
             raise errors.ConstructionFailure(
                 "revocations must have an async is_revoked(token) method (a Revocations store)"
@@ -225,6 +252,20 @@ class TokenVerifier:
         # headers are the same for every token of a key, so this skips a decode and a parse).
         self._kids: dict[str, str] = {}
         self._rs256 = _rs256()
+        self._confirmer: Confirmer | None = None
+        if confirm_with_cognito is not None:
+            from ._client import Client
+            from ._confirm import Confirmer
+
+            self._confirmer = Confirmer(
+                confirm_with_cognito,
+                client=Client(config, http_client=http_client),
+                send=self._fetcher._send,
+                user_agent=_user_agent(config.app_name),
+                on_unavailable=on_unavailable,
+                userinfo_url=userinfo_url,
+                timeout=config.timeout_config.operation_timeout or DEFAULT_KEY_SET_TIMEOUT,
+            )
         self._client_claim = "client_id" if token_use == "access" else "aud"
         self._username_claim = "username" if token_use == "access" else "cognito:username"
         self.closed = False
@@ -247,6 +288,8 @@ class TokenVerifier:
     async def aclose(self) -> None:
         self.closed = True
         await self._fetcher.aclose()
+        if self._confirmer is not None:
+            await self._confirmer.aclose()
 
     async def __aenter__(self) -> TokenVerifier:
         return self
@@ -263,6 +306,17 @@ class TokenVerifier:
     def key_set_fetches(self) -> int:
         """How many key-set fetches were started (for metrics and tests)."""
         return self._fetcher.fetches
+
+    @property
+    def confirmations(self) -> int:
+        """How many times Cognito was asked about a token (``confirm_with_cognito``)."""
+        return 0 if self._confirmer is None else self._confirmer.probes
+
+    def confirms(self, token: VerifiedToken) -> bool:
+        """Whether ``confirm_with_cognito`` can ask Cognito about ``token``: GetUser needs the
+        ``aws.cognito.signin.user.admin`` scope, userInfo a ``managed_login_domain`` and the
+        ``openid`` scope. A token it cannot cover is never refused for that reason."""
+        return self._confirmer is not None and self._confirmer.covers(token)
 
     def __repr__(self) -> str:
         return (
@@ -297,7 +351,10 @@ class TokenVerifier:
         claims = _json_object(payload)
         if claims is None:
             raise _invalid("malformed", "the payload is not a JSON object")
-        return await self._check(claims)
+        verified = await self._check(claims)
+        if self._confirmer is not None:
+            await self._confirmer.confirm(token, verified)
+        return verified
 
     async def _check(self, claims: dict[str, Any]) -> VerifiedToken:
         exp, iat, sub = claims.get("exp"), claims.get("iat"), claims.get("sub")
