@@ -169,7 +169,10 @@ async def test_when_cognito_cannot_answer_allow_accepts_and_warns_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     raw = token()
-    with respx.mock(assert_all_called=False) as mocked, caplog.at_level(logging.WARNING, "cognito_signout"):
+    with (
+        respx.mock(assert_all_called=False) as mocked,
+        caplog.at_level(logging.WARNING, "cognito_signout"),
+    ):
         cognito(mocked, refused("TooManyRequestsException"), refused("TooManyRequestsException"))
         async with verifier(on_unavailable="allow") as v:
             await v.verify(raw)
@@ -185,7 +188,10 @@ async def test_a_managed_login_token_is_never_refused_for_want_of_a_probe(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     raw = token(scope="openid email")
-    with respx.mock(assert_all_called=False) as mocked, caplog.at_level(logging.WARNING, "cognito_signout"):
+    with (
+        respx.mock(assert_all_called=False) as mocked,
+        caplog.at_level(logging.WARNING, "cognito_signout"),
+    ):
         route = cognito(mocked)
         async with verifier() as v:
             verified = await v.verify(raw)
@@ -199,8 +205,10 @@ async def test_with_a_domain_userinfo_confirms_managed_login_tokens() -> None:
     with respx.mock(assert_all_called=False) as mocked:
         cognito(mocked)
         userinfo = mocked.get(USERINFO).mock(
-            side_effect=[httpx.Response(200, json={"sub": "x"}),
-                         httpx.Response(401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})]
+            side_effect=[
+                httpx.Response(200, json={"sub": "x"}),
+                httpx.Response(401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}),
+            ]
         )
         async with verifier(interval=0.0, managed_login_domain=DOMAIN) as v:
             verified = await v.verify(raw)
@@ -232,7 +240,7 @@ async def test_a_token_without_openid_is_not_sent_to_userinfo() -> None:
     assert userinfo.call_count == 0
 
 
-# --- construction ----------------------------------------------------------------------------------
+# --- construction ---------------------------------------------------------------------------
 
 
 def test_an_id_token_verifier_cannot_confirm() -> None:
