@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING, Literal
 import httpx
 
 from ._config import Config
-from ._retry import RetryQuota
-from ._runtime import Runtime, _origin
-from .operations.global_sign_out import GlobalSignOutFluentBuilder
 
 if TYPE_CHECKING:
+    from ._retry import RetryQuota
     from ._revocations import Revocations
     from .operations.get_user import GetUserFluentBuilder
+    from .operations.global_sign_out import GlobalSignOutFluentBuilder
     from .operations.revoke_token import RevokeTokenFluentBuilder
 
 
@@ -50,6 +49,11 @@ class Client:
                 "revocations must be a cognito_signout.Revocations store "
                 "(Revocations.memory() or Revocations.redis(url))"
             )
+        # The runtime (transport, protocol, retry loop) loads with the first Client, not with
+        # the package: a process that only imports (a CLI's --help, a test collection) never
+        # pays for it (the import budget, bench/).
+        from ._runtime import Runtime
+
         self._runtime = Runtime(
             config if config is not None else Config.from_env(), http_client, revocations
         )
@@ -75,6 +79,8 @@ class Client:
 
     def retry_quota_for(self, endpoint: str) -> RetryQuota:
         """The retry quota of one endpoint URL, e.g. ``https://cognito-idp.eu-west-1.amazonaws.com``."""
+        from ._runtime import _origin
+
         return self._runtime.quota(_origin(httpx.URL(endpoint)))
 
     @property
@@ -91,6 +97,8 @@ class Client:
     def global_sign_out(self) -> GlobalSignOutFluentBuilder:
         """Sign the user out everywhere:
         ``await client.global_sign_out().access_token(t).send()``."""
+        from .operations.global_sign_out import GlobalSignOutFluentBuilder
+
         return GlobalSignOutFluentBuilder(runtime=self._runtime)
 
     def revoke_token(self) -> RevokeTokenFluentBuilder:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -42,7 +43,7 @@ def verifier(interval: float = 60.0, **kwargs: Any) -> TokenVerifier:
     )
 
 
-def cognito(mocked: respx.MockRouter, *responses: httpx.Response) -> respx.Route:
+def cognito(mocked: respx.MockRouter, *responses: httpx.Response | Exception) -> respx.Route:
     mocked.get(JWKS).mock(return_value=httpx.Response(200, content=PUBLIC_JWKS))
     route = mocked.post(COGNITO, headers={
         "X-Amz-Target": "AWSCognitoIdentityProviderService.GetUser"})
@@ -142,7 +143,7 @@ async def test_an_answer_about_the_user_is_not_a_revocation(code: str) -> None:
 
 # --- Cognito cannot answer -----------------------------------------------------------------------
 
-UNAVAILABLE = {
+UNAVAILABLE: dict[str, Callable[[], httpx.Response | Exception]] = {
     "throttled": lambda: refused("TooManyRequestsException"),
     "5xx": lambda: httpx.Response(503, text="<html>busy</html>"),
     "unreachable": lambda: httpx.ConnectError("refused"),
