@@ -49,7 +49,17 @@ import httpx
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["AppClient", "CognitoUser", "MotoCognito", "main", "secret_hash"]
+from ._local_redis import LocalRedis, redis_server_binary
+
+__all__ = [
+    "AppClient",
+    "CognitoUser",
+    "LocalRedis",
+    "MotoCognito",
+    "main",
+    "redis_server_binary",
+    "secret_hash",
+]
 
 REGION = "us-east-1"
 _TARGET_PREFIX = "AWSCognitoIdentityProviderService."
