@@ -6,16 +6,19 @@ so code under test runs through the SDK's real serializer, error parser, retry l
 scrubbing. A test that passes against the fake fails for the same reasons it would against
 Cognito, not because a mock was shaped differently.
 
-This module is the transport and the public API; the wire is ``_wire.py``, the pool's state
-and Cognito's rules ``_pool.py``. The fake is thread-safe (a FastAPI app under test may run on
-another thread's event loop) and works under asyncio and trio alike.
+This module is the transport and the public API; the wire is ``_wire.py``, the pool's state,
+its signing key and Cognito's rules ``_pool.py``. The fake is thread-safe (a FastAPI app under
+test may run on another thread's event loop) and works under asyncio and trio alike.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import attrs
@@ -38,6 +41,8 @@ from ._pool import (
 if TYPE_CHECKING:
     from .._client import Client
     from .._config import Config
+    from .._revocations import Revocations
+    from .._verify import RevocationCheck, TokenVerifier
     from ..operations.get_user import MfaOption
 
 __all__ = [
@@ -126,6 +131,37 @@ class FakeCognito(httpx.AsyncBaseTransport):
     the operation (unless one is named); ``token=`` matches the request's ``AccessToken`` or
     RevokeToken's ``Token``.
 
+    A token that names this pool (its ``iss``) but that the fake did not issue is forged (a
+    ``sub`` swapped into a real token, say) and refused as ``Invalid Access Token`` whatever
+    ``accept_unknown_tokens`` says, as Cognito's signature check would: a sign-out confirmed
+    for it would make ``Client(revocations=...)`` record a cutoff for someone else.
+
+    Signed tokens and the key set: access and ID tokens are RS256-signed (``kid`` header) with
+    Cognito's claims, so your app's :class:`~cognito_signout.TokenVerifier` accepts them;
+    :meth:`verifier` gives one bound to this pool. The transport serves the public key at
+    ``GET /{pool_id}/.well-known/jwks.json`` (:meth:`key_set`) on any host it is reached at:
+    the issuer's (``https://cognito-idp.{region}.amazonaws.com``, what a verifier without an
+    ``endpoint_url`` asks while :meth:`patch` is on) or an ``endpoint_url``'s. Another pool's
+    id, or a Cognito host of another region, is a 404 ``ResourceNotFoundException`` (the
+    verifier raises a ``ServiceError`` with ``status_code=404``). Key-set requests take
+    ``latency`` but no queued failure, and are counted in :attr:`key_set_requests`, not in
+    :attr:`calls`. One RSA-2048 key is generated per process, on the first token, and shared
+    by every fake (``own_signing_key=True``: this fake gets its own, on first use).
+
+    Without the ``cryptography`` package (it comes with ``cognito-signout[verify]``), the fake
+    works for sign-out tests as before: tokens keep Cognito's claims with a random signature
+    under the kid ``"cognito-signout-fake-unsigned"``, and the key set is answered with HTTP
+    501 ``SigningKeyUnavailable`` (a ``ServiceError`` from a verifier), so unsigned tokens can
+    never pass a verifier; :meth:`key_set` raises RuntimeError.
+
+    Time: tokens' ``iat``/``exp``/``auth_time``, expiry checks and every answer's ``Date``
+    header (where ``Client(revocations=...)`` takes a sign-out's cutoff) follow the fake's
+    clock: ``clock`` (seconds since the epoch, default ``time.time``) plus what
+    :meth:`advance` moved it by. ``iat`` is whole seconds and a sign-out refuses every token
+    issued in its second, so a test that signs in again right after a sign-out calls
+    ``fake.advance(1)`` rather than sleeping; ``advance(-7200)`` (or ``clock=``) issues tokens
+    that a verifier, on the real clock, finds expired.
+
     Wiring: :meth:`client` returns a :class:`~cognito_signout.Client` on the fake;
     :meth:`patch` makes every ``Client`` created meanwhile (without its own ``http_client``)
     use it, which is how the ``cognito_fake`` pytest fixture reaches code under test.
@@ -137,8 +173,15 @@ class FakeCognito(httpx.AsyncBaseTransport):
         region: str = "us-east-1",
         latency: float = 0.0,
         accept_unknown_tokens: bool = True,
+        clock: Callable[[], float] | None = None,
+        own_signing_key: bool = False,
     ) -> None:
-        self._pool = Pool(region, accept_unknown_tokens=accept_unknown_tokens)
+        self._pool = Pool(
+            region,
+            accept_unknown_tokens=accept_unknown_tokens,
+            clock=time.time if clock is None else clock,
+            own_key=own_signing_key,
+        )
         self.latency = latency
         """Seconds each answer takes (``anyio.sleep``), to exercise concurrency and timeouts."""
 
@@ -156,6 +199,58 @@ class FakeCognito(httpx.AsyncBaseTransport):
     def pool_id(self) -> str:
         """The fake pool's id (``<region>_<10 hex>``), in its tokens' ``iss``."""
         return self._pool.pool_id
+
+    @property
+    def issuer(self) -> str:
+        """The tokens' ``iss``: ``https://cognito-idp.{region}.amazonaws.com/{pool_id}``."""
+        return self._pool.issuer
+
+    @property
+    def client_ids(self) -> list[str]:
+        """Every app client's id (the default ``"fakeclientid"`` first)."""
+        with self._pool.lock:
+            return self._pool.client_ids()
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The fake's time (seconds since the epoch): its clock plus :meth:`advance`'s moves."""
+        with self._pool.lock:
+            return self._pool.now()
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock by ``seconds`` (negative: back) for what it does from now on.
+
+        Tokens issued afterwards carry the moved ``iat``/``exp``, and answers a moved ``Date``.
+        ``advance(1)`` after a sign-out lets the next sign-in fall in a later second than the
+        sign-out's cutoff (``iat`` has one-second resolution) without a real sleep.
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(
+            seconds
+        ):
+            raise ValueError(f"seconds must be a finite number, got {seconds!r}")
+        with self._pool.lock:
+            self._pool.offset += seconds
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def key_set(self) -> dict[str, Any]:
+        """The key set the fake serves: ``{"keys": [{"kty": "RSA", "kid", "alg": "RS256",
+        "use": "sig", "n", "e"}]}``, the public key its tokens are signed with.
+
+        Raises RuntimeError without the ``cryptography`` package (tokens are then unsigned).
+        """
+        with self._pool.lock:
+            key = self._pool.signing_key()
+        if key is None:
+            raise RuntimeError(_UNSIGNED)
+        return {"keys": [dict(key.jwk)]}
+
+    @property
+    def key_set_requests(self) -> int:
+        """How many key-set requests the fake answered (200 or not)."""
+        with self._pool.lock:
+            return self._pool.key_set_requests
 
     @property
     def accept_unknown_tokens(self) -> bool:
@@ -214,18 +309,24 @@ class FakeCognito(httpx.AsyncBaseTransport):
         client_id: str = DEFAULT_CLIENT_ID,
         attributes: Mapping[str, str] | None = None,
         expires_in: float = 3600.0,
+        scopes: Sequence[str] | None = None,
     ) -> FakeSession:
         """A new session for ``username`` (a random user if None), like InitiateAuth.
 
-        The access and ID tokens are JWT-shaped with Cognito's claims (``iss`` names this
-        fake's region and pool, so a ``Client`` without a region routes by it; not really
-        signed) and expire in ``expires_in`` seconds (negative: already expired). The refresh
-        token is opaque. ``attributes`` (``{"email": ...}``) are merged into the user's, which
-        GetUser answers; an unknown ``client_id`` becomes a public app client.
+        The access and ID tokens are RS256-signed JWTs with Cognito's claims: ``iss`` (this
+        fake's :attr:`issuer`, so a ``Client`` without a region routes by it), ``sub``,
+        ``token_use``, ``client_id`` (access) or ``aud`` (ID), ``scope`` (access: ``scopes``,
+        default ``aws.cognito.signin.user.admin``; ``scopes=()`` leaves it out), ``username``
+        or ``cognito:username``, ``iat``/``auth_time`` (the fake's :meth:`now`), ``exp``
+        (``expires_in`` seconds later; negative: already expired), ``jti`` (unique per token)
+        and ``origin_jti`` (the session's); the ID token also carries the user's attributes.
+        The refresh token is opaque. ``attributes`` (``{"email": ...}``) are merged into the
+        user's, which GetUser answers; an unknown ``client_id`` becomes a public app client.
         """
         with self._pool.lock:
             return self._pool.sign_in(
-                username, client_id=client_id, attributes=attributes, expires_in=expires_in
+                username, client_id=client_id, attributes=attributes, expires_in=expires_in,
+                scopes=scopes,
             )
 
     def issue_token(
@@ -235,11 +336,13 @@ class FakeCognito(httpx.AsyncBaseTransport):
         expires_in: float = 3600.0,
         client_id: str = DEFAULT_CLIENT_ID,
         attributes: Mapping[str, str] | None = None,
+        scopes: Sequence[str] | None = None,
     ) -> str:
         """The access token of a new session (:meth:`sign_in`); :meth:`session_of` gives the
         session's refresh and ID tokens."""
         return self.sign_in(
-            username, client_id=client_id, attributes=attributes, expires_in=expires_in
+            username, client_id=client_id, attributes=attributes, expires_in=expires_in,
+            scopes=scopes,
         ).access_token
 
     def session_of(self, token: str) -> FakeSession | None:
@@ -248,7 +351,8 @@ class FakeCognito(httpx.AsyncBaseTransport):
             return self._pool.session_of(token)
 
     def refresh(self, refresh_token: str, *, expires_in: float = 3600.0) -> str:
-        """A new access token for the session, as a REFRESH_TOKEN_AUTH sign-in gives.
+        """A new access token for the session, as a REFRESH_TOKEN_AUTH sign-in gives: a new
+        ``jti`` and ``iat``, the session's ``origin_jti``, ``auth_time`` and scopes.
 
         Raises ValueError if the token is not one of the fake's refresh tokens, or its session
         has ended (Cognito would refuse the refresh).
@@ -370,7 +474,11 @@ class FakeCognito(httpx.AsyncBaseTransport):
             self._pool.injections.clear()
 
     def reset(self) -> None:
-        """Back to a fresh pool: no calls, failures, users, added clients or sessions."""
+        """Back to a fresh pool: no calls, failures, users, added clients or sessions.
+
+        The pool id, signing key and clock stay: tokens issued before are now forged ones
+        (they name this pool, which no longer knows them) and refused as invalid.
+        """
         with self._pool.lock:
             self._pool.reset()
 
@@ -380,11 +488,15 @@ class FakeCognito(httpx.AsyncBaseTransport):
 
     # -- wiring -------------------------------------------------------------------------------
 
-    def client(self, config: Config | None = None) -> Client:
+    def client(
+        self, config: Config | None = None, *, revocations: Revocations | None = None
+    ) -> Client:
         """A :class:`~cognito_signout.Client` whose requests go to this fake.
 
-        Without ``config``, ``Config(region=<the fake's region>)``. Use it as an async context
-        manager as usual.
+        Without ``config``, ``Config(region=<the fake's region>)``. With ``revocations`` (a
+        ``Revocations.memory()`` store, say), every sign-out the fake confirms is recorded
+        there as the real client would record Cognito's, with the cutoff from the fake's
+        ``Date``. Use it as an async context manager as usual.
         """
         from .._client import Client
         from .._config import Config
@@ -392,6 +504,33 @@ class FakeCognito(httpx.AsyncBaseTransport):
         return Client(
             config if config is not None else Config(region=self.region),
             http_client=httpx.AsyncClient(transport=self),
+            revocations=revocations,
+        )
+
+    def verifier(
+        self,
+        client_ids: Iterable[str] | None = None,
+        *,
+        token_use: Literal["access", "id"] = "access",  # noqa: S107 (a claim, not a password)
+        revocations: RevocationCheck | None = None,
+        **options: Any,
+    ) -> TokenVerifier:
+        """A :class:`~cognito_signout.TokenVerifier` of this fake's pool that fetches the key
+        set from the fake, with or without :meth:`patch`.
+
+        ``client_ids`` defaults to every app client the fake has now (:attr:`client_ids`;
+        clients added later are not included). ``options`` go to ``TokenVerifier`` as they are
+        (``leeway``, ``required_scopes``, ``config``...); an ``http_client`` given there is
+        used instead of one on the fake. Needs the ``verify`` extra (joserfc).
+        """
+        from .._verify import TokenVerifier
+
+        if client_ids is None:
+            client_ids = self.client_ids
+        if options.get("http_client") is None:
+            options["http_client"] = httpx.AsyncClient(transport=self)
+        return TokenVerifier(
+            self.pool_id, client_ids, token_use=token_use, revocations=revocations, **options
         )
 
     @contextlib.contextmanager
@@ -409,6 +548,9 @@ class FakeCognito(httpx.AsyncBaseTransport):
     # -- the transport ------------------------------------------------------------------------
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        key_set_pool = _wire.key_set_pool(request)
+        if key_set_pool is not None:
+            return await self._key_set_response(request, key_set_pool)
         parsed = _wire.parse(request, await request.aread(), _OPERATIONS)
         served = _OPERATIONS.get(parsed.operation or "")
         token = _wire.carried(parsed.document, served.token_member) if served else None
@@ -439,6 +581,30 @@ class FakeCognito(httpx.AsyncBaseTransport):
         finally:
             with pool.lock:
                 pool.in_flight -= 1
+
+    async def _key_set_response(self, request: httpx.Request, pool_id: str) -> httpx.Response:
+        if self.latency > 0:
+            await anyio.sleep(self.latency)
+        pool = self._pool
+        with pool.lock:
+            pool.key_set_requests += 1
+            now = pool.now()
+            if pool_id != pool.pool_id or _wire.host_region(request) not in (None, pool.region):
+                body, headers = _wire.error_document(
+                    "ResourceNotFoundException", "User pool does not exist."
+                )
+                status = 404
+            else:
+                key = pool.signing_key()
+                if key is None:
+                    body, headers = _wire.error_document("SigningKeyUnavailable", _UNSIGNED)
+                    status = 501
+                else:
+                    body = json.dumps({"keys": [dict(key.jwk)]}).encode()
+                    headers, status = {}, 200
+        headers["content-type"] = "application/json"
+        response, _ = _wire.response(request, status, body, headers, now)
+        return response
 
     def _injected(
         self,
@@ -481,7 +647,7 @@ class FakeCognito(httpx.AsyncBaseTransport):
         *,
         injected: bool = False,
     ) -> httpx.Response:
-        response, request_id = _wire.response(request, status, body, headers)
+        response, request_id = _wire.response(request, status, body, headers, self._pool.now())
         self._record(request, parsed, token, status, code, request_id, injected=injected)
         return response
 
@@ -514,6 +680,12 @@ class FakeCognito(httpx.AsyncBaseTransport):
                 members=dict(parsed.document),
             )
         )
+
+
+_UNSIGNED = (
+    "FakeCognito has no signing key: the cryptography package is not installed (it comes with "
+    "'cognito-signout[verify]'), so its tokens are unsigned and no key set can verify them"
+)
 
 
 def _count(n: int | None) -> int | None:

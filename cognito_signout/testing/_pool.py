@@ -7,6 +7,16 @@ refresh) carries its ``origin_jti``. RevokeToken ends one session; GlobalSignOut
 session the user has at that moment, on every app client. An ended session's tokens are all
 refused, and sessions opened later are not affected.
 
+Tokens are signed for real (RS256, RSASSA-PKCS1-v1_5 with SHA-256) by a :class:`SigningKey`,
+so an app's own ``TokenVerifier`` accepts them as it would Cognito's. Generating an RSA-2048 key
+costs tens of milliseconds and a suite makes many fakes: one key is generated per process, on
+the first token, and shared by every pool (``own_key=True`` gives a pool its own). Without the
+``cryptography`` package there is no key: tokens keep an unsigned, random signature under the
+kid :data:`UNSIGNED_KID`, which no key set names, and the key set is refused (see
+``FakeCognito``), so no verifier can mistake them for signed ones.
+
+Every time here is the pool's clock (:meth:`Pool.now`), which tests can move.
+
 Nothing here locks: :class:`Pool` is guarded by its ``lock``, which the caller holds around a
 whole request (check, change, record), so concurrent requests see one order.
 """
@@ -17,11 +27,13 @@ import base64
 import hashlib
 import hmac
 import json
+import math
+import re
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -30,7 +42,11 @@ from .._token import REDACTED
 from ._wire import Refusal
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
     from ..operations.get_user import MfaOption
+
+Clock = Callable[[], float]
 
 # Real Cognito's texts for the three ways a token is refused.
 REVOKED = "Access Token has been revoked"
@@ -38,7 +54,12 @@ EXPIRED = "Access Token has expired"
 INVALID = "Invalid Access Token"
 
 DEFAULT_CLIENT_ID = "fakeclientid"
+DEFAULT_SCOPES = ("aws.cognito.signin.user.admin",)
+"""What Cognito puts in ``scope`` for a sign-in through the SDK's user-pool API."""
+UNSIGNED_KID = "cognito-signout-fake-unsigned"
+"""The ``kid`` of tokens made without ``cryptography``: no key set ever holds it."""
 _SECRET_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 scope-token
 
 
 def _redacted(value: object) -> str:
@@ -131,6 +152,8 @@ class _User:
 @attrs.define
 class _Session:
     view: FakeSession
+    auth_time: int  # the sign-in's: kept by refreshed tokens, as Cognito does
+    scope: str | None
     ended: bool = False
 
 
@@ -164,10 +187,24 @@ class Injection:
 class Pool:
     """The state behind one :class:`FakeCognito`. Callers hold ``lock``."""
 
-    def __init__(self, region: str, *, accept_unknown_tokens: bool) -> None:
+    def __init__(
+        self,
+        region: str,
+        *,
+        accept_unknown_tokens: bool,
+        clock: Clock = time.time,
+        own_key: bool = False,
+    ) -> None:
         self.region = region
         self.pool_id = f"{region}_{secrets.token_hex(5).upper()}"
+        self.issuer = f"https://cognito-idp.{region}.{_dns_suffix(region)}/{self.pool_id}"
         self.accept_unknown_tokens = accept_unknown_tokens
+        self.clock = clock
+        self.offset = 0.0
+        self.own_key = own_key
+        self._key: SigningKey | None = None
+        self._key_loaded = False
+        self.key_set_requests = 0
         self.lock = threading.Lock()
         self.calls: list[RecordedCall] = []
         self.injections: list[Injection] = []
@@ -190,6 +227,22 @@ class Pool:
         self._tokens.clear()
         self._revoked_unknown.clear()
         self.max_in_flight = self.in_flight
+
+    # -- time and keys ---------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The pool's time: its clock plus what :meth:`FakeCognito.advance` moved it by."""
+        return self.clock() + self.offset
+
+    def signing_key(self) -> SigningKey | None:
+        """The key tokens are signed with (made on first use); None without cryptography."""
+        if not self._key_loaded:
+            self._key = new_signing_key() if self.own_key else shared_signing_key()
+            self._key_loaded = True
+        return self._key
+
+    def client_ids(self) -> list[str]:
+        return list(self._clients)
 
     # -- users, clients, sessions ---------------------------------------------------------------
 
@@ -248,20 +301,26 @@ class Pool:
         client_id: str,
         attributes: Mapping[str, str] | None,
         expires_in: float,
+        scopes: Sequence[str] | None = None,
     ) -> FakeSession:
+        _check_expires_in(expires_in)
+        scope = _scope(scopes)
         user = self.add_user(username, attributes)
         if client_id not in self._clients:
             self.add_client(client_id, False, True)
         origin_jti = str(uuid.uuid4())
-        now = time.time()
-        access = self._jwt(user, "access", client_id, origin_jti, now, expires_in)
-        id_token = self._jwt(user, "id", client_id, origin_jti, now, expires_in)
+        now = self.now()
+        auth_time = int(now)
+        access = self._jwt(user, "access", client_id, origin_jti, now, expires_in, auth_time, scope)
+        id_token = self._jwt(user, "id", client_id, origin_jti, now, expires_in, auth_time, None)
         refresh = _refresh_token()
         session = _Session(
             FakeSession(
                 username=user.username, client_id=client_id, origin_jti=origin_jti,
                 access_token=access, refresh_token=refresh, id_token=id_token,
-            )
+            ),
+            auth_time,
+            scope,
         )
         self._sessions.append(session)
         self._tokens[access] = _Token("access", session, now + expires_in)
@@ -275,9 +334,12 @@ class Pool:
             raise ValueError("not a refresh token this fake issued")
         if found.session.ended:
             raise ValueError("the session of this refresh token has ended (revoked or signed out)")
-        view, now = found.session.view, time.time()
+        _check_expires_in(expires_in)
+        session, now = found.session, self.now()
+        view = session.view
         access = self._jwt(
-            self._users[view.username], "access", view.client_id, view.origin_jti, now, expires_in
+            self._users[view.username], "access", view.client_id, view.origin_jti, now,
+            expires_in, session.auth_time, session.scope,
         )
         self._tokens[access] = _Token("access", found.session, now + expires_in)
         return access
@@ -298,7 +360,11 @@ class Pool:
         if found is None:
             if not self.accept_unknown_tokens:
                 raise Refusal("NotAuthorizedException", INVALID)
-            if _claims(token).get("token_use") == "id":
+            claims = _claims(token)
+            # A token naming this pool that the pool did not issue is forged (a sub swapped
+            # into a real token, say): Cognito's signature check refuses it, and a sign-out
+            # confirmed for it would record a cutoff for whoever that sub is.
+            if claims.get("token_use") == "id" or claims.get("iss") == self.issuer:
                 raise Refusal("NotAuthorizedException", INVALID)
             if token in self._revoked_unknown:
                 raise Refusal("NotAuthorizedException", REVOKED)
@@ -309,7 +375,7 @@ class Pool:
             if found.session.ended:
                 raise Refusal("NotAuthorizedException", REVOKED)
             expires_at = found.expires_at
-        if expires_at is not None and expires_at <= time.time():
+        if expires_at is not None and expires_at <= self.now():
             raise Refusal("NotAuthorizedException", EXPIRED)
 
     def global_sign_out(self, token: str) -> None:
@@ -417,42 +483,118 @@ class Pool:
         origin_jti: str,
         now: float,
         expires_in: float,
+        auth_time: int,
+        scope: str | None,
     ) -> str:
-        """A JWT-shaped token with Cognito's claims (not really signed). ``iss`` names this
-        pool, so a ``Client`` without a region routes by it."""
+        """A token with Cognito's claims, RS256-signed by the pool's key (see the module).
+        ``iss`` names this pool, so a ``Client`` without a region routes by it."""
         claims: dict[str, Any] = {
             "sub": user.sub,
-            "iss": f"https://cognito-idp.{self.region}.{_dns_suffix(self.region)}/{self.pool_id}",
+            "iss": self.issuer,
             "origin_jti": origin_jti,
             "token_use": use,
-            "auth_time": int(now),
+            "auth_time": auth_time,
             "exp": int(now + expires_in),
             "iat": int(now),
             "jti": str(uuid.uuid4()),
         }
         if use == "access":
-            claims.update(
-                client_id=client_id, scope="aws.cognito.signin.user.admin", username=user.username
-            )
+            claims.update(client_id=client_id, username=user.username)
+            if scope is not None:
+                claims["scope"] = scope
         else:
             claims = {**user.attributes, **claims, "aud": client_id,
                       "cognito:username": user.username}
-        return ".".join(
-            (
-                _b64({"kid": "cognito-signout-fake", "alg": "RS256"}),
-                _b64(claims),
-                base64.urlsafe_b64encode(secrets.token_bytes(64)).rstrip(b"=").decode(),
-            )
-        )
+        key = self.signing_key()
+        if key is None:
+            signing_input = f"{_UNSIGNED_HEADER}.{_b64(claims)}"
+            signature = secrets.token_bytes(256)  # the size of an RSA-2048 signature
+        else:
+            signing_input = f"{key.header}.{_b64(claims)}"
+            signature = key.sign(signing_input.encode("ascii"))
+        return f"{signing_input}.{_b64_bytes(signature)}"
+
+
+# -- signing keys -------------------------------------------------------------------------------
+
+
+class SigningKey:
+    """An RSA-2048 key pair tokens are signed with. ``jwk`` is the public half as the key set
+    serves it; the private half never leaves this object (nor shows in its repr)."""
+
+    __slots__ = ("_hash", "_padding", "_private", "header", "jwk", "kid")
+
+    def __init__(self, private: RSAPrivateKey) -> None:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        numbers = private.public_key().public_numbers()
+        n, e = _b64_int(numbers.n), _b64_int(numbers.e)
+        # RFC 7638's thumbprint as the kid: two keys never share one, so a token signed by a
+        # pool's own key is an unknown_key to a verifier of another fake's pool.
+        canonical = json.dumps({"e": e, "kty": "RSA", "n": n}, separators=(",", ":"))
+        self.kid = _b64_bytes(hashlib.sha256(canonical.encode()).digest())
+        self.jwk: Mapping[str, str] = {
+            "kty": "RSA", "kid": self.kid, "alg": "RS256", "use": "sig", "n": n, "e": e,
+        }
+        self.header = _b64({"kid": self.kid, "alg": "RS256"})  # the same for every token
+        self._private = private
+        self._padding = padding.PKCS1v15()
+        self._hash = hashes.SHA256()
+
+    def sign(self, signing_input: bytes) -> bytes:
+        return self._private.sign(signing_input, self._padding, self._hash)
+
+    def __repr__(self) -> str:
+        return f"<SigningKey RS256 kid={self.kid!r}>"
+
+
+def new_signing_key() -> SigningKey | None:
+    """A fresh RSA-2048 key, or None when ``cryptography`` is not importable."""
+    try:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+    except ImportError:
+        return None
+    return SigningKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+
+_shared_lock = threading.Lock()
+_shared: list[SigningKey | None] = []  # empty until the first pool asks
+
+
+def shared_signing_key() -> SigningKey | None:
+    """The process's key, made by the first pool that signs a token (thread-safe)."""
+    with _shared_lock:
+        if not _shared:
+            _shared.append(new_signing_key())
+        return _shared[0]
+
+
+def _check_expires_in(expires_in: float) -> None:
+    if (
+        isinstance(expires_in, bool)
+        or not isinstance(expires_in, int | float)
+        or not math.isfinite(expires_in)
+    ):
+        raise ValueError(f"expires_in must be a finite number of seconds, got {expires_in!r}")
+
+
+def _scope(scopes: Sequence[str] | None) -> str | None:
+    """The access token's ``scope`` claim: space-separated; no claim for no scopes."""
+    if scopes is None:
+        scopes = DEFAULT_SCOPES
+    if isinstance(scopes, str):
+        raise TypeError("scopes is a list of scope names, not one str")
+    for scope in scopes:
+        if not isinstance(scope, str) or _SCOPE.fullmatch(scope) is None:
+            raise ValueError("each scope must be printable ASCII without spaces, quotes or \\")
+    return " ".join(scopes) or None
 
 
 def _refresh_token() -> str:
     """Opaque, five parts, like Cognito's (a JWE): nothing in it parses as JWT claims."""
     parts = [_b64({"cty": "JWT", "enc": "A256GCM", "alg": "RSA-OAEP"})]
-    parts += [
-        base64.urlsafe_b64encode(secrets.token_bytes(size)).rstrip(b"=").decode()
-        for size in (256, 12, 600, 16)
-    ]
+    parts += [_b64_bytes(secrets.token_bytes(size)) for size in (256, 12, 600, 16)]
     return ".".join(parts)
 
 
@@ -474,8 +616,19 @@ def _number(value: object) -> float | None:
 
 
 def _b64(document: Mapping[str, Any]) -> str:
-    raw = json.dumps(document, separators=(",", ":")).encode()
+    return _b64_bytes(json.dumps(document, separators=(",", ":")).encode())
+
+
+def _b64_bytes(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _b64_int(value: int) -> str:
+    """A JWK's unsigned big-endian integer (RFC 7518 6.3.1): no leading zero octets."""
+    return _b64_bytes(value.to_bytes((value.bit_length() + 7) // 8 or 1, "big"))
+
+
+_UNSIGNED_HEADER = _b64({"kid": UNSIGNED_KID, "alg": "RS256"})
 
 
 def _dns_suffix(region: str) -> str:

@@ -6,16 +6,20 @@ the operation's handler then takes its members with :func:`token_member`,
 :func:`string_member` and :func:`enum_member`, which refuse a bad value with Cognito's
 ``InvalidParameterException`` text (the value itself is never echoed: most are credentials).
 
-Answers: :func:`response` writes the headers Cognito sends (content type, request id, date);
+Answers: :func:`response` writes the headers Cognito sends (content type, request id, and a
+``Date`` from the fake's clock: the SDK takes a sign-out's revocation cutoff from it);
 :func:`error_document` gives an error's ``x-amzn-errortype`` header and ``{"__type",
 "message"}`` body; :func:`status_for` gives the status Cognito uses for an error code.
+
+The key set (``GET /{pool id}/.well-known/jwks.json``) is not an AWS JSON 1.1 operation:
+:func:`key_set_pool` recognises its request before :func:`parse` would refuse it.
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
 import re
-import time
 import uuid
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -31,6 +35,10 @@ TOKEN_PATTERN = (re.compile(r"[A-Za-z0-9\-_=.]+"), "[A-Za-z0-9-_=.]+")
 WORD_PATTERN = (re.compile(r"[\w+]+", re.ASCII), "[\\w+]+")
 
 _ATTEMPT_RE = re.compile(r"attempt=(\d+)")
+_KEY_SET_PATH = re.compile(r"/(?P<pool>[^/]{1,128})/\.well-known/jwks\.json")
+# Cognito's own hosts name their region (cognito-idp[-fips].<region>.amazonaws.com[.cn],
+# cognito-idp.<region>.api.aws): a key set asked of another region's host is not this pool's.
+_COGNITO_HOST = re.compile(r"cognito-idp(?:-fips)?\.(?P<region>[a-z0-9-]+)\.")
 
 # HTTP statuses by error code; everything unlisted is a client fault, 400 on AWS JSON 1.1.
 _STATUS_BY_CODE = {
@@ -89,6 +97,21 @@ def parse(request: httpx.Request, body: bytes, operations: Collection[str]) -> P
     if not isinstance(document, dict):
         return Parsed(operation, {}, Refusal("SerializationException", "Malformed request body"))
     return Parsed(operation, document, None)
+
+
+def key_set_pool(request: httpx.Request) -> str | None:
+    """The pool id of a key-set request (``GET /{pool id}/.well-known/jwks.json``), else None."""
+    if request.method != "GET":
+        return None
+    found = _KEY_SET_PATH.fullmatch(request.url.path)
+    return found["pool"] if found else None
+
+
+def host_region(request: httpx.Request) -> str | None:
+    """The region a Cognito host names (``cognito-idp.eu-west-1.amazonaws.com``); None for any
+    other host (an emulator's, a test's ``http://fake``)."""
+    found = _COGNITO_HOST.match(request.url.host)
+    return found["region"] if found else None
 
 
 def attempt_of(request: httpx.Request) -> int | None:
@@ -187,14 +210,18 @@ def success_document(document: Mapping[str, Any]) -> bytes:
 
 
 def response(
-    request: httpx.Request, status: int, body: bytes, headers: Mapping[str, str]
+    request: httpx.Request, status: int, body: bytes, headers: Mapping[str, str], now: float
 ) -> tuple[httpx.Response, str]:
-    """The answer with Cognito's headers, and its new request id. ``headers`` win."""
+    """The answer with Cognito's headers, and its new request id. ``headers`` win.
+
+    ``now`` (the fake's clock) is the ``Date``, in RFC 7231's IMF-fixdate form: formatdate is
+    locale-independent, unlike strftime's ``%a``/``%b``.
+    """
     request_id = str(uuid.uuid4())
     all_headers = {
         "content-type": JSON_CONTENT_TYPE,
         "x-amzn-requestid": request_id,
-        "date": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()),
+        "date": email.utils.formatdate(now, usegmt=True),
         **{k.lower(): v for k, v in headers.items()},
     }
     return httpx.Response(status, headers=all_headers, content=body, request=request), request_id
