@@ -1,5 +1,7 @@
 """Issue 8's benchmark: our SDK three ways (over a caller's httpx client, with no options, and on
-aiohttp) against raw httpx, aiohttp, httpx-aiohttp, aiobotocore and capo.
+aiohttp) against raw httpx, aiohttp, httpx-aiohttp, aiobotocore and capo; and issue 11's
+verification benchmarks (bench/verify.py: TokenVerifier against PyJWT and joserfc, the
+revocation check, a crowd of cold verifies, propagation through Redis), in the same run.
 
     python bench/run.py            # full run, a few minutes on 2 cores
     python bench/run.py --quick    # smoke test, under a minute
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import report
+import verify
 from contenders import CONTENDERS, NO_REQUEST_ID, SDK_KINDS, Caller, Settings, Unavailable
 
 HERE = Path(__file__).resolve().parent
@@ -495,6 +498,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--memory-targets", help="comma-separated contenders for the leak check")
     parser.add_argument("--skip-imports", action="store_true")
     parser.add_argument(
+        "--skip-verify", action="store_true", help="skip issue 11's phase (bench/verify.py)"
+    )
+    parser.add_argument(
         "--out", type=Path, help="default: bench/results/latest.json (quick.json with --quick)"
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target check FAILs")
@@ -564,6 +570,13 @@ def main(argv: list[str] | None = None) -> int:
         t = time.monotonic()
         results.update(asyncio.run(measure_calls(names, settings, profile, server)))
         phase("calls", t)
+        if not args.skip_verify:
+            # After the calls: its 100,000-entry store and its imports are gone by the end, and
+            # its Redis and recorder process go on the server's CPU (idle by then).
+            print("token verification (issue 11)", flush=True)
+            t = time.monotonic()
+            results["verify"] = asyncio.run(verify.run_phase(args.quick, server_cpu))
+            phase("verify", t)
         if not args.skip_imports:
             print("import times", flush=True)
             t = time.monotonic()
