@@ -380,6 +380,33 @@ async def test_no_token_shows_in_any_repr_or_error(instant_retries: None) -> Non
     assert "jay" in repr(fake.calls)
 
 
+# --- the package's own example ---------------------------------------------------------------
+
+
+def docstring_examples() -> list[str]:
+    """The indented code blocks of ``cognito_signout.testing``'s docstring."""
+    import cognito_signout.testing as testing
+
+    blocks: list[str] = []
+    current: list[str] = []
+    for line in [*(testing.__doc__ or "").splitlines(), ""]:
+        if line.startswith("    ") or (current and not line.strip()):
+            current.append(line)
+        elif current:
+            blocks.append(textwrap.dedent("\n".join(current)))
+            current = []
+    return blocks
+
+
+async def test_the_examples_users_read_run() -> None:
+    examples = docstring_examples()
+    assert len(examples) == 2 and "TokenRevoked" in examples[1]
+    for example in examples:
+        namespace: dict[str, Any] = {}
+        exec("async def example():\n" + textwrap.indent(example, "    "), namespace)
+        await namespace["example"]()
+
+
 # --- without cryptography --------------------------------------------------------------------
 
 
