@@ -16,7 +16,7 @@ about the token at most once per ``interval`` seconds and caches the answer:
   so once, at construction (a warning naming what it cannot cover); ``covers(token)`` tells
   per token.
 
-Answers are cached per token (its ``jti``): "live" for ``interval`` seconds, "revoked" until
+Answers are cached per token (its ``jti``, else a SHA-256 of it): "live" for ``interval`` seconds, "revoked" until
 the token expires. Concurrent verifies of one token share one probe. What it costs in Cognito
 quota: at most one GetUser (or userInfo) request per distinct live token per ``interval``,
 i.e. about ``active tokens / interval`` requests per second at steady load (10,000 active
@@ -32,6 +32,7 @@ accepts the token and logs a warning (once per outage). Neither answer is cached
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -122,7 +123,8 @@ class Confirmer:
         RevocationsUnavailable when Cognito cannot answer and on_unavailable="reject"."""
         if not self.covers(token):
             return
-        key = token.jti or raw  # Cognito's tokens carry a jti; a raw token is the fallback
+        # Cognito's tokens carry a jti; without one, a digest (the cache never holds a token).
+        key = token.jti or hashlib.sha256(raw.encode()).hexdigest()
         now = time.monotonic()
         cached = self._cache.get(key)
         if cached is not None and now < cached[1]:
