@@ -571,8 +571,8 @@ def main(argv: list[str] | None = None) -> int:
         results.update(asyncio.run(measure_calls(names, settings, profile, server)))
         phase("calls", t)
         if not args.skip_verify:
-            # After the calls: its 100,000-entry store and its imports are gone by the end, and
-            # its Redis and recorder process go on the server's CPU (idle by then).
+            # After the calls, which it must not disturb (its 100,000-entry store is freed by the
+            # end); its Redis and recorder process go on the server's CPU, idle by then.
             print("token verification (issue 11)", flush=True)
             t = time.monotonic()
             results["verify"] = asyncio.run(verify.run_phase(args.quick, server_cpu))
