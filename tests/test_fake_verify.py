@@ -207,6 +207,9 @@ async def test_the_key_set_is_a_jwk_set_and_unknown_pools_are_not_found() -> Non
         with pytest.raises(errors.ServiceError) as caught:
             await verifier.verify(fake.issue_token())
     assert caught.value.status_code == 404 and caught.value.code == "ResourceNotFoundException"
+    assert fake.key_set_requests == 4
+    fake.reset()
+    assert fake.key_set_requests == 0
 
 
 async def test_answers_carry_a_date_from_the_fakes_clock() -> None:

@@ -285,7 +285,8 @@ class FakeCognito(httpx.AsyncBaseTransport):
 
     @property
     def max_in_flight(self) -> int:
-        """The most requests the fake was answering at once: checks a concurrency bound."""
+        """The most operation requests (key-set requests aside) the fake was answering at
+        once: checks a concurrency bound."""
         return self._pool.max_in_flight
 
     def signed_out(self, token: str) -> bool:
@@ -474,7 +475,8 @@ class FakeCognito(httpx.AsyncBaseTransport):
             self._pool.injections.clear()
 
     def reset(self) -> None:
-        """Back to a fresh pool: no calls, failures, users, added clients or sessions.
+        """Back to a fresh pool: no calls (nor key-set requests), failures, users, added clients
+        or sessions.
 
         The pool id, signing key and clock stay: tokens issued before are now forged ones
         (they name this pool, which no longer knows them) and refused as invalid.

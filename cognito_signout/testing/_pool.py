@@ -227,6 +227,7 @@ class Pool:
         self._tokens.clear()
         self._revoked_unknown.clear()
         self.max_in_flight = self.in_flight
+        self.key_set_requests = 0
 
     # -- time and keys ---------------------------------------------------------------------------
 
