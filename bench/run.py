@@ -49,6 +49,15 @@ IMPORT_MODULES = (
     "httpx_aiohttp",
     "capo_cognito_identity_provider",
 )
+# What a user's process really runs before its first call, beside the bare import (the runtime
+# and the operation module load with the first Client): timed in the same interleaved rounds.
+IMPORT_SNIPPETS = {
+    "from cognito_signout import Client, Config": "from cognito_signout import Client, Config",
+    "... + Client(...).global_sign_out()": (
+        "from cognito_signout import Client, Config\n"
+        "Client(Config(region='eu-west-1')).global_sign_out()"
+    ),
+}
 # Third-party modules that `import cognito_signout` must not pull in (issue 5: optional parts).
 OPTIONAL_ROOTS = ("aiohttp", "httpx_aiohttp", "fastapi", "starlette", "uvicorn", "pytest", "respx")
 SDK_CONTENDERS = tuple(f"sdk_{which}" for which in SDK_KINDS)
@@ -346,7 +355,7 @@ def _summarize_calls(samples: dict[tuple[str, str], list[tuple[float, ...]]]) ->
 _IMPORT_SNIPPET = """\
 import time
 _t = time.perf_counter()
-import {module}
+{statement}
 _d = time.perf_counter() - _t
 import json, sys
 roots = {roots!r}
@@ -357,7 +366,7 @@ print(json.dumps({{"s": _d, "optional": sorted(m for m in sys.modules if m.split
 
 def import_times(runs: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    times: dict[str, list[float]] = {m: [] for m in IMPORT_MODULES}
+    times: dict[str, list[float]] = {m: [] for m in (*IMPORT_MODULES, *IMPORT_SNIPPETS)}
     # Bytecode as after a normal install, without writing into the source tree: .pyc files go to a
     # private prefix (PYTHONDONTWRITEBYTECODE, set on some machines, would make every run compile
     # an editable install from source), and the first, discarded run of each module fills it.
@@ -374,13 +383,13 @@ def import_times(runs: int) -> dict[str, Any]:
 def _import_runs(
     runs: int, env: dict[str, str], out: dict[str, Any], times: dict[str, list[float]]
 ) -> None:
+    statements = {**{m: f"import {m}" for m in IMPORT_MODULES}, **IMPORT_SNIPPETS}
     for run in range(runs + 1):
-        for module in IMPORT_MODULES:  # interleaved, like the call measurements
+        for module, statement in statements.items():  # interleaved, like the call rounds
             if module in out:
                 continue
-            code = _IMPORT_SNIPPET.format(
-                module=module, roots=OPTIONAL_ROOTS, top=module.split(".")[0]
-            )
+            top = "cognito_signout" if module in IMPORT_SNIPPETS else module.split(".")[0]
+            code = _IMPORT_SNIPPET.format(statement=statement, roots=OPTIONAL_ROOTS, top=top)
             proc = subprocess.run(
                 [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
             )

