@@ -20,7 +20,8 @@ import pytest
 
 from cognito_signout import errors
 
-FIELDS = ("code", "message", "request_id", "status_code", "kind", "reason_code")
+FIELDS = ("code", "message", "request_id", "status_code", "kind", "reason_code", "reason")
+NOT_ERRORS = {"TimeoutKind", "TokenReason", "TOKEN_REASONS"}
 
 
 def _response(status: int = 400) -> httpx.Response:
@@ -62,6 +63,11 @@ FACTORIES: dict[str, Callable[[], errors.SdkError]] = {
         code="InvalidParameterException", message="bad", status_code=400,
         request_id="rid-4", response=_response(), reason_code="INVALID_TOKEN",
     ),
+    "InvalidToken": lambda: errors.InvalidToken("the token has expired", reason="expired"),
+    "TokenRevoked": lambda: errors.TokenRevoked(),
+    "RevocationsUnavailable": lambda: errors.RevocationsUnavailable(
+        "the revocation store (Redis) cannot answer"
+    ),
     **{
         name: _service(getattr(errors, name))
         for name in errors.__all__
@@ -73,7 +79,7 @@ FACTORIES: dict[str, Callable[[], errors.SdkError]] = {
 
 
 def test_every_public_error_is_covered() -> None:
-    assert set(FACTORIES) == set(errors.__all__) - {"TimeoutKind"}
+    assert set(FACTORIES) == set(errors.__all__) - NOT_ERRORS
 
 
 def _same(original: errors.SdkError, clone: errors.SdkError, *, keeps_response: bool) -> None:
