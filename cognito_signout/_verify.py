@@ -542,8 +542,12 @@ def _rs256() -> Any:
     Imported when the first verifier is made, not with the package: joserfc and cryptography
     cost tens of milliseconds of import time that sign-out-only users never need.
     """
-    from joserfc.jwa import RSAAlgorithm
-
+    try:
+        from joserfc.jwa import RSAAlgorithm
+    except ImportError:
+        raise errors.ConstructionFailure(
+            "TokenVerifier needs the verify extra: pip install 'cognito-signout[verify]'"
+        ) from None
     return RSAAlgorithm(256)
 
 

@@ -9,6 +9,8 @@ import hashlib
 import hmac
 import json
 import pickle
+import subprocess
+import sys
 import time
 import traceback
 import tracemalloc
@@ -637,3 +639,19 @@ async def test_a_closed_verifier_refuses_to_work() -> None:
     await verifier.aclose()
     with pytest.raises(errors.DispatchFailure):
         await verifier.verify(loopback_token())
+
+
+def test_without_joserfc_the_verifier_says_which_extra_to_install() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['joserfc'] = None  # as if not installed\n"
+        "from cognito_signout import TokenVerifier, errors\n"
+        "try:\n"
+        "    TokenVerifier('eu-west-1_AbC123xyz', ['client'])\n"
+        "except errors.ConstructionFailure as exc:\n"
+        "    print(exc)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "pip install 'cognito-signout[verify]'" in run.stdout
