@@ -90,6 +90,10 @@ The bearer access token is verified as ``authenticated`` does (same 401 and 503)
 token's app client (with that client's secret from ``client_secrets``); then the access
 token's session (``origin_jti``) is recorded in the revocation store. A refresh token is
 opaque: only the verified access token can name the session, so send the pair of one sign-in.
+Cognito answers RevokeToken with success for a refresh token it does not know (revocation is
+idempotent), so a refresh token of another session goes unnoticed: the access token's session
+is still recorded, and this API refuses it and every token refreshed from it, but Cognito keeps
+that session's refresh token alive.
 
 - 204: that session is ended; the user's other sessions live on.
 - 400 ``invalid_request``: the body is not a JSON object with a non-empty string
@@ -111,6 +115,8 @@ It redirects when the tokens are known to be dead: signed out now, or Cognito re
 accept (400 class), or there is no bearer header at all (nothing to revoke; the cookie must
 still go). When the sign-out could not be confirmed (403, 429, 502, 503 as above) it answers
 that error and does not redirect: the tokens may still work, and a "signed out" page would lie.
+A GET that revokes is safe here only because it needs the ``Authorization`` header: no link,
+prefetch or cross-site form sends one, and without it the route only redirects.
 
 Error bodies are ``{"error": ..., "message": ..., "request_id": ...}`` (``request_id`` only
 when Cognito sent one), but for ``authenticated`` (see above). No response, header or log line
@@ -416,7 +422,7 @@ class CognitoSignOut:
     still without any I/O. ``client_factory(config)`` builds the client instead of
     ``Client(config, revocations=revocations)``, e.g. ``FakeCognito().client`` in tests; with
     ``revocations``, the factory must pass that same store on
-    (``lambda config: Client(config, revocations=cognito.revocations, ...)``): a client that
+    (``lambda config: fake.client(config, revocations=cognito.revocations)``): a client that
     records sign-outs elsewhere, or nowhere, is refused at startup, as sign-outs through it
     would leave their tokens accepted here. ``retry_after`` is the ``Retry-After`` (seconds) of
     429 and 503 answers when Cognito gives no hint (sent within [1, 60], as Cognito's own
@@ -619,10 +625,10 @@ class CognitoSignOut:
 
     async def _verified(self, connection: HTTPConnection) -> VerifiedToken | _Mapped:
         """The bearer token, verified; or the answer that refuses it."""
+        verifier = self._shared_verifier()  # before the token is read: it may raise
         token = _bearer_token(connection)
         if token is None:
             return _MISSING_BEARER
-        verifier = self._shared_verifier()
         failure: errors.SdkError
         try:
             return await verifier.verify(token)
@@ -635,7 +641,9 @@ class CognitoSignOut:
         mapped = _refusal(failure, self._retry_after)
         if mapped is None:
             raise failure
-        log = logger.info if mapped.status < 500 else logger.warning
+        # A 401 is routine (a client learns its token expired and refreshes it): not worth a
+        # line per request at INFO. A 503 means the store or the keys are down.
+        log = logger.debug if mapped.status < 500 else logger.warning
         log(
             "authentication refused: status=%d reason=%s cause=%s",
             mapped.status, getattr(failure, "reason", None), type(failure).__name__,
