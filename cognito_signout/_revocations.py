@@ -374,15 +374,19 @@ class Revocations:
     async def is_revoked(self, token: CheckedToken) -> bool:
         """Whether a sign-out or a session revocation refuses ``token``. Local: no I/O.
 
-        Raises :class:`RevocationsUnavailable` when a Redis store cannot answer and
+        What this process's view knows to be revoked is refused even while a Redis store cannot
+        answer; anything else then raises :class:`RevocationsUnavailable` when
         ``on_unavailable="reject"``.
         """
+        # iat is whole seconds, so the datetime is exact and truncating it is too.
+        issued_at = int(token.issued_at.timestamp())
+        if self._view.is_revoked(token.sub, issued_at, token.origin_jti):
+            return True  # known revoked: a 401, whether or not the store can answer now
         backend = self._backend
         if backend is not None and not backend.ready:
             await backend.not_ready()  # raises, or returns when allowed (or now ready)
-        # iat is whole seconds, so the datetime is exact and truncating it is too.
-        issued_at = int(token.issued_at.timestamp())
-        return self._view.is_revoked(token.sub, issued_at, token.origin_jti)
+            return self._view.is_revoked(token.sub, issued_at, token.origin_jti)
+        return False
 
     # --- lifetime ----------------------------------------------------------------------------
 

@@ -555,9 +555,9 @@ def test_a_store_that_cannot_answer(moto: MotoCognito, on_unavailable: Any) -> N
         assert during.status_code == 200
         assert known.status_code == 401  # what this replica knows is still refused
         return
-    # Fail closed: the store's check refuses everything while it cannot answer, even what
-    # this replica's view knows is revoked (a 503 rather than a 401, but refused either way).
-    assert known.status_code == 503
+    # Fail closed: what the store cannot answer for is a 503; what this replica's view knows
+    # is revoked is still a 401 (refused, and for the right reason).
+    assert known.status_code == 401
     assert during.status_code == 503
     assert during.headers["retry-after"] == "4"
     assert "www-authenticate" not in during.headers
