@@ -16,13 +16,13 @@ about the token at most once per ``interval`` seconds and caches the answer:
   so once, at construction (a warning naming what it cannot cover); ``covers(token)`` tells
   per token.
 
-Answers are cached per token (its ``jti``, else a SHA-256 of it): "live" for ``interval`` seconds, "revoked" until
-the token expires. Concurrent verifies of one token share one probe. What it costs in Cognito
-quota: at most one GetUser (or userInfo) request per distinct live token per ``interval``,
-i.e. about ``active tokens / interval`` requests per second at steady load (10,000 active
-users at ``interval=60`` is about 167 requests/s), counted against your account's request
-rate quota for GetUser's category (see Service Quotas), and spent by every replica on its
-own (each replica keeps its own cache).
+Answers are cached per token (its ``jti``, else a SHA-256 of it): "live" for ``interval``
+seconds, "revoked" until the token expires. Concurrent verifies of one token share one probe.
+What it costs in Cognito quota: at most one GetUser (or userInfo) request per distinct live
+token per ``interval``, i.e. about ``active tokens / interval`` requests per second at steady
+load (10,000 active users at ``interval=60`` is about 167 requests/s), counted against your
+account's request rate quota for GetUser's category (see Service Quotas), and spent by every
+replica on its own (each replica keeps its own cache).
 
 When Cognito cannot answer (throttling, a timeout, an outage, an answer that makes no sense),
 ``on_unavailable`` decides, as for the revocation store: ``"reject"`` (the default)
