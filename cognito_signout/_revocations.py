@@ -309,6 +309,12 @@ class Revocations:
             raise ConstructionFailure(
                 "key_prefix must be a non-empty string without glob characters"
             )
+        try:
+            import coredis  # noqa: F401
+        except ImportError:
+            raise ConstructionFailure(
+                "Revocations.redis needs the redis extra: pip install 'cognito-signout[redis]'"
+            ) from None
         from ._revocations_redis import RedisBackend
 
         lifetime = _check_lifetime(max_token_lifetime)
@@ -463,14 +469,25 @@ async def record_confirmed_sign_out(
     from ._token import unverified_claims
 
     claims = unverified_claims(access_token) or {}
+    del access_token  # a frame an error reporter may capture holds no token
     sub, iat = claims.get("sub"), claims.get("iat")
     if not (isinstance(sub, str) and sub and type(iat) is int):
         logger.warning(
             "revocations: the signed-out access token has no readable sub and iat; "
             "nothing recorded"
         )
-        failed = Recording("sign_out")
-        failed._give_up()
-        return failed
-    cutoff = sign_out_cutoff(iat, date_header, revocations._view.clock())
-    return await revocations.record_sign_out(sub, cutoff)
+        return _failed()
+    failure: str | None = None
+    try:
+        cutoff = sign_out_cutoff(iat, date_header, revocations._view.clock())
+        return await revocations.record_sign_out(sub, cutoff)
+    except Exception as exc:  # the sign-out happened: never report it as failed
+        failure = type(exc).__name__
+    logger.error("revocations: recording a confirmed sign-out failed (%s)", failure)
+    return _failed()
+
+
+def _failed() -> Recording:
+    recording = Recording("sign_out")
+    recording._give_up()
+    return recording

@@ -116,13 +116,13 @@ class VerifiedToken:
     ``scope``, split (empty for ID tokens); ``jti`` and ``origin_jti`` are ``None`` when the
     app client has token revocation off. ``issued_at``/``expires_at`` are ``iat``/``exp`` as
     UTC datetimes (``claims["iat"]`` is the integer: one-second resolution). The repr shows
-    no claim values but ``sub``, ``username`` and ``client_id``; never the token itself, which
-    is not kept.
+    no claim values but ``sub`` and ``username`` (not the app client id, which the service
+    model marks sensitive); never the token itself, which is not kept.
     """
 
     sub: str
     username: str | None
-    client_id: str
+    client_id: str = attrs.field(repr=False)  # an app client id is sensitive (the model says so)
     token_use: TokenUse
     scopes: frozenset[str]
     jti: str | None
@@ -215,6 +215,11 @@ class TokenVerifier:
             )
         if on_unavailable not in ("reject", "allow"):
             raise errors.ConstructionFailure('on_unavailable must be "reject" or "allow"')
+        if on_unavailable != "reject" and confirm_with_cognito is None:
+            raise errors.ConstructionFailure(
+                "on_unavailable here is for confirm_with_cognito; a revocation store's is set "
+                "on the store: Revocations.redis(url, on_unavailable=...)"
+            )
         userinfo_url = None
         if managed_login_domain is not None:
             if confirm_with_cognito is None:
@@ -257,10 +262,13 @@ class TokenVerifier:
             from ._client import Client
             from ._confirm import Confirmer
 
+            client = Client(config, http_client=http_client)
             self._confirmer = Confirmer(
                 confirm_with_cognito,
-                client=Client(config, http_client=http_client),
-                send=self._fetcher._send,
+                client=client,
+                # userInfo goes through the Client's connections (config.max_connections),
+                # never the key set's two: probes must not queue behind, or ahead of, a refetch.
+                send=client._runtime.sender,
                 user_agent=_user_agent(config.app_name),
                 on_unavailable=on_unavailable,
                 userinfo_url=userinfo_url,

@@ -266,3 +266,77 @@ def test_an_id_token_verifier_cannot_confirm() -> None:
 def test_construction_is_checked(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(errors.ConstructionFailure, match=message):
         TokenVerifier(LOOPBACK_POOL, [LOOPBACK_CLIENT], **kwargs)
+
+
+# --- a probe that is slow, cancelled, or one of very many ---------------------------------------
+
+
+async def test_a_probe_is_bounded_by_the_operation_timeout() -> None:
+    async def stall(request: httpx.Request) -> httpx.Response:
+        await anyio.sleep(30)
+        return user()
+
+    config = Config(region="us-east-1", retry_config=RetryConfig.disabled(),
+                    timeout_config=TimeoutConfig.disabled())
+    with respx.mock(assert_all_called=False) as mocked:
+        cognito(mocked)
+        mocked.routes[-1].mock(side_effect=stall)
+        # No timeout of the config applies: the probe's own bound (5 s without one) must.
+        async with TokenVerifier(LOOPBACK_POOL, [LOOPBACK_CLIENT], config=config,
+                                 confirm_with_cognito=60) as v:
+            v._confirmer._timeout = 0.3  # type: ignore[union-attr]  # the default 5 s is slow
+            with anyio.fail_after(5), pytest.raises(errors.RevocationsUnavailable):
+                await v.verify(token())
+
+
+async def test_a_cancelled_probe_lets_the_waiters_ask_again() -> None:
+    raw = token()
+    calls = 0
+
+    async def first_stalls(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await anyio.sleep(30)
+        return user()
+
+    with respx.mock(assert_all_called=False) as mocked:
+        cognito(mocked)
+        mocked.routes[-1].mock(side_effect=first_stalls)
+        async with verifier() as v:
+            results: list[str] = []
+            scopes: list[anyio.CancelScope] = []
+
+            async def asker() -> None:
+                with anyio.CancelScope() as scope:
+                    scopes.append(scope)
+                    await v.verify(raw)
+                results.append("cancelled" if scope.cancelled_caught else "asked")
+
+            async def waiter() -> None:
+                await v.verify(raw)
+                results.append("ok")
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(asker)
+                await anyio.sleep(0.05)
+                tg.start_soon(waiter)
+                await anyio.sleep(0.05)
+                scopes[0].cancel()
+            # The asking task was cancelled; its waiter asked again and got Cognito's answer.
+    assert results == ["cancelled", "ok"]
+    assert calls == 2
+
+
+async def test_a_full_cache_drops_a_tenth_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cognito_signout import _confirm
+
+    monkeypatch.setattr(_confirm, "MAX_CACHED", 20)
+    with respx.mock(assert_all_called=False) as mocked:
+        route = cognito(mocked)
+        route.mock(return_value=user())
+        async with verifier() as v:
+            for _ in range(21):
+                await v.verify(token())
+            cache = v._confirmer._cache  # type: ignore[union-attr]
+            assert len(cache) == 19  # 20 full: down to 18, then the new one

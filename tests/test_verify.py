@@ -201,6 +201,7 @@ async def test_moto_access_token_is_accepted_with_its_fields(moto: MotoCognito) 
     with pytest.raises(TypeError):
         token.claims["sub"] = "someone else"  # type: ignore[index]
     assert user.access_token not in repr(token)
+    assert moto.client_id not in repr(token)  # a client id is sensitive too
     assert user.access_token not in repr(verifier)
 
 
