@@ -50,9 +50,11 @@ OnUnavailable = Literal["reject", "allow"]
 Clock = Callable[[], float]
 
 DEFAULT_MAX_TOKEN_LIFETIME = 86_400
-MAX_DATE_AHEAD = 300.0
-"""How far ahead of the local clock a response's ``Date`` may set a sign-out's cutoff: a
-proxy's broken clock must not lock a user out of new sign-ins for a day."""
+MAX_DATE_SKEW = 300.0
+"""How far a response's ``Date`` may be from the local clock and still set a sign-out's
+cutoff. Ahead: a proxy's broken clock must not lock a user out of new sign-ins for a day.
+Behind: a stale or forged date must not let the tokens the user got after the signed-out one
+(on other devices, revoked by Cognito too) through. Outside it, the nearer bound is used."""
 
 logger = logging.getLogger("cognito_signout.revocations")
 
@@ -435,12 +437,12 @@ class Revocations:
 def sign_out_cutoff(iat: int, date_header: str | None, now: float) -> int:
     """The cutoff of a GlobalSignOut Cognito confirmed: its response's ``Date`` (Cognito's
     clock, which stamped ``iat``: local skew cannot let an older token through), else the
-    local clock, at most :data:`MAX_DATE_AHEAD` ahead of it, and never below the signed-out
-    token's own ``iat``."""
+    local clock; within :data:`MAX_DATE_SKEW` of the local clock, and never below the
+    signed-out token's own ``iat``."""
     cutoff = now
     date = _http_date(date_header)
     if date is not None:
-        cutoff = min(date, now + MAX_DATE_AHEAD)
+        cutoff = min(max(date, now - MAX_DATE_SKEW), now + MAX_DATE_SKEW)
     return max(iat, int(cutoff))
 
 

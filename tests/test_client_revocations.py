@@ -173,15 +173,31 @@ async def test_an_unreadable_date_falls_back_to_the_local_clock(date: str) -> No
 
 
 async def test_the_cutoff_never_falls_below_the_tokens_own_iat() -> None:
-    """A Date from 1990 (a broken proxy) still refuses the token that was signed out."""
+    """A Date a minute before the token's iat (a skewed proxy) still refuses that token."""
     store = Revocations.memory()
     now = int(time.time())
     token = access_token(iat=now)
     with respx.mock() as mocked:
-        sign_out_answers(mocked, date=http_date(631152000))
+        sign_out_answers(mocked, date=http_date(now - 60))
         async with client(store) as cognito:
             await cognito.global_sign_out().access_token(token).send()
     assert await store.is_revoked(Checked(_sub(token), now))
+
+
+async def test_a_date_far_behind_cannot_let_later_tokens_through() -> None:
+    """A Date from 1990: the tokens the user got after the signed-out one (Cognito revoked
+    them all) must still be refused, up to 300 s before the local clock."""
+    store = Revocations.memory()
+    now = int(time.time())
+    token = access_token(iat=now - 3000)
+    with respx.mock() as mocked:
+        sign_out_answers(mocked, date=http_date(631152000))
+        async with client(store) as cognito:
+            await cognito.global_sign_out().access_token(token).send()
+    sub = _sub(token)
+    assert await store.is_revoked(Checked(sub, now - 3000))
+    assert await store.is_revoked(Checked(sub, now - 400))  # a later device's token
+    assert not await store.is_revoked(Checked(sub, now + 5))
 
 
 async def test_a_date_far_ahead_cannot_lock_the_user_out_for_a_day() -> None:
@@ -258,3 +274,42 @@ def _sub(token: str) -> str:
     claims = unverified_claims(token)
     assert claims is not None and isinstance(claims["sub"], str)
     return claims["sub"]
+
+
+async def test_a_store_that_fails_to_record_never_fails_the_sign_out(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Cognito signed the user out: saying otherwise would make the caller retry."""
+    store = Revocations.memory()
+    token = access_token()
+
+    async def broken(sub: str, cutoff: float) -> Any:
+        raise RuntimeError(f"disk full while writing {token}")
+
+    monkeypatch.setattr(store, "record_sign_out", broken)
+    with respx.mock() as mocked, caplog.at_level(logging.DEBUG):
+        sign_out_answers(mocked)
+        async with client(store) as cognito:
+            out = await cognito.global_sign_out().access_token(token).send()
+    assert out.revocation is not None and out.revocation.failed
+    assert "recording a confirmed sign-out failed (RuntimeError)" in caplog.text
+    assert token not in caplog.text
+
+
+def test_a_redis_store_without_coredis_is_refused_at_construction() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "sys.modules['coredis'] = None  # as if not installed\n"
+        "from cognito_signout import Revocations, errors\n"
+        "try:\n"
+        "    Revocations.redis('redis://127.0.0.1:1/0')\n"
+        "except errors.ConstructionFailure as exc:\n"
+        "    print(exc)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "pip install 'cognito-signout[redis]'" in run.stdout
