@@ -142,7 +142,7 @@ import attrs
 from fastapi import APIRouter, Depends, HTTPException, Security
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 
 from . import _endpoints, _validate, errors
 from ._client import Client
@@ -327,15 +327,23 @@ async def _refresh_token_of(request: Request) -> str | _Mapped:
     if declared.isdigit() and int(declared) > _MAX_DEVICE_BODY:
         return _DEVICE_BODY_TOO_LARGE
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > _MAX_DEVICE_BODY:
-            return _DEVICE_BODY_TOO_LARGE
+    document: object = None
     try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > _MAX_DEVICE_BODY:
+                return _DEVICE_BODY_TOO_LARGE
         document = json.loads(body)
+    except ClientDisconnect:
+        return _BAD_DEVICE_BODY  # no one is left to read it; nothing is sent to Cognito
     except (ValueError, RecursionError):
         document = None
+    finally:
+        # The body holds (part of) the refresh token: no frame an error reporter captures
+        # may keep it.
+        body.clear()
     token = document.get("refresh_token") if type(document) is dict else None
+    del document
     if type(token) is not str or not token:
         return _BAD_DEVICE_BODY
     return token
@@ -749,6 +757,10 @@ class CognitoSignOut:
                 output = await client.global_sign_out().access_token(token).send()
             except errors.SdkError as exc:
                 return error_response(exc, retry_after=retry_after)
+            finally:
+                # This frame may reach an error reporter (a bug below, a cancellation): it
+                # must not hold the token.
+                del token
             headers = dict(_NO_STORE)
             if output.request_id:
                 headers["X-Cognito-Request-Id"] = output.request_id
