@@ -292,12 +292,18 @@ async def test_a_refused_sign_out_records_nothing() -> None:
     fake.revoke_session(ended.access_token)
     # Gina's genuine token with Hugo's sub in it: the signature is no longer Cognito's.
     forged = with_claims(gina.access_token, sub=segment(hugo.access_token, 1)["sub"])
+    # Hugo's sub under another pool's issuer: the fake accepts unknown tokens by default, but
+    # never as a sign-out of a user it knows.
+    elsewhere = with_claims(
+        forged, iss="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Elsewhere1"
+    )
     store = Revocations.memory()
     async with fake.client(revocations=store) as client:
         for token, message in (
             (ended.access_token, REVOKED),
             (gina.id_token, INVALID),
             (forged, INVALID),
+            (elsewhere, INVALID),
         ):
             with pytest.raises(errors.NotAuthorizedException) as caught:
                 await client.global_sign_out().access_token(token).send()

@@ -365,7 +365,13 @@ class Pool:
             # A token naming this pool that the pool did not issue is forged (a sub swapped
             # into a real token, say): Cognito's signature check refuses it, and a sign-out
             # confirmed for it would record a cutoff for whoever that sub is.
-            if claims.get("token_use") == "id" or claims.get("iss") == self.issuer:
+            # So is one naming a user of this pool under any issuer: an unknown token is
+            # accepted only as someone else's, never as a sign-out of a user the fake knows.
+            if (
+                claims.get("token_use") == "id"
+                or claims.get("iss") == self.issuer
+                or claims.get("sub") in {user.sub for user in self._users.values()}
+            ):
                 raise Refusal("NotAuthorizedException", INVALID)
             if token in self._revoked_unknown:
                 raise Refusal("NotAuthorizedException", REVOKED)
