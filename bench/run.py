@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import machine
 import report
 import verify
 from contenders import CONTENDERS, NO_REQUEST_ID, SDK_KINDS, Caller, Settings, Unavailable
@@ -471,29 +472,6 @@ def _short(res: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- main
 
 
-def _isolate_environment() -> None:
-    """Keep the user's AWS files and instance metadata out of botocore's start-up."""
-    os.environ["AWS_CONFIG_FILE"] = os.devnull
-    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-    os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"):
-        os.environ.pop(key, None)
-    for key in [k for k in os.environ if k.startswith("COGNITO_SIGNOUT_")]:
-        os.environ.pop(key)  # e.g. COGNITO_SIGNOUT_TRANSPORT: sdk_default passes no options
-    for key in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        os.environ.pop(key, None)  # loopback must never go through a proxy
-
-
-def _pin(no_pin: bool) -> tuple[int | None, int | None]:
-    if no_pin or not hasattr(os, "sched_setaffinity"):
-        return None, None
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2:
-        return None, None
-    os.sched_setaffinity(0, {cpus[0]})  # children (the probes) inherit this
-    return cpus[0], cpus[1]
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="GlobalSignOut client benchmark (issue 8)")
     parser.add_argument("--quick", action="store_true", help="a smoke test under a minute")
@@ -545,9 +523,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         raise SystemExit(f"unknown contenders: {unknown}; known: {list(CONTENDERS)}")
     out = args.out or HERE / "results" / ("quick.json" if args.quick else "latest.json")
-    _isolate_environment()
+    machine.isolate_environment()
     meta = report.machine_info()  # before pinning, which hides the other cores
-    client_cpu, server_cpu = _pin(args.no_pin)
+    client_cpu, server_cpu = machine.pin(args.no_pin)
     began = time.time()
     results: dict[str, Any] = {
         "meta": meta,

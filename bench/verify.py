@@ -61,6 +61,8 @@ if TYPE_CHECKING:
 
     from cognito_signout import Config, Revocations, TokenVerifier
 
+import machine
+
 from cognito_signout.emulator import LocalRedis, redis_server_binary
 
 HERE = Path(__file__).resolve().parent
@@ -885,23 +887,6 @@ async def run_phase(quick: bool, helper_cpu: int | None = None) -> dict[str, Any
 # ---------------------------------------------------------------- alone
 
 
-def _isolate_environment() -> None:
-    for key in [k for k in os.environ if k.startswith("COGNITO_SIGNOUT_")]:
-        os.environ.pop(key)
-    for key in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        os.environ.pop(key, None)  # loopback must never go through a proxy
-
-
-def _pin(no_pin: bool) -> tuple[int | None, int | None]:
-    if no_pin or not hasattr(os, "sched_setaffinity"):
-        return None, None
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2:
-        return None, None
-    os.sched_setaffinity(0, {cpus[0]})
-    return cpus[0], cpus[1]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Token verification benchmarks (issue 11)")
     parser.add_argument("--quick", action="store_true", help="a smoke test")
@@ -914,9 +899,9 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(recorder(args.recorder))
     import report
 
-    _isolate_environment()
+    machine.isolate_environment()
     meta = report.machine_info()  # before pinning, which hides the other cores
-    cpu, helper_cpu = _pin(args.no_pin)
+    cpu, helper_cpu = machine.pin(args.no_pin)
     began = time.time()
     results: dict[str, Any] = {
         "meta": meta,
