@@ -47,7 +47,8 @@ class GlobalSignOutOutput:
     ``TokenVerifier`` refuse every token of the user issued up to the sign-out.
     ``revocation.recorded`` says whether it is in the store yet (a Redis store briefly
     unreachable is retried in the background: ``await revocation.wait()``). ``None`` without
-    a store."""
+    a store. The cutoff is the user of the access token given to the builder (a
+    ``customize()`` mutator that rewrites the request body is not looked at)."""
 
 
 def _deserialize(result: CallResult) -> GlobalSignOutOutput:
