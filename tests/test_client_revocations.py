@@ -17,6 +17,7 @@ from cognito_signout import Client, Config, Revocations, TokenVerifier, errors
 from cognito_signout._retry import RetryConfig
 from cognito_signout.emulator import MotoCognito
 
+from .extras import construction_failure_without
 from .redis_server import redis_server, redis_server_binary
 from .test_verify import claims_for, mint
 from .tokens import make_token
@@ -297,19 +298,5 @@ async def test_a_store_that_fails_to_record_never_fails_the_sign_out(
 
 
 def test_a_redis_store_without_coredis_is_refused_at_construction() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\n"
-        "sys.modules['coredis'] = None  # as if not installed\n"
-        "from cognito_signout import Revocations, errors\n"
-        "try:\n"
-        "    Revocations.redis('redis://127.0.0.1:1/0')\n"
-        "except errors.ConstructionFailure as exc:\n"
-        "    print(exc)\n"
-    )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, check=False)
-    assert run.returncode == 0, run.stderr
-    assert "pip install 'cognito-signout[redis]'" in run.stdout
+    shown = construction_failure_without("coredis", "Revocations.redis('redis://127.0.0.1:1/0')")
+    assert "pip install 'cognito-signout[redis]'" in shown
