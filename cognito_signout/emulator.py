@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import binascii
 import contextlib
 import hashlib
 import hmac
@@ -50,6 +49,7 @@ if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from ._local_redis import LocalRedis, redis_server_binary
+from ._token import unverified_claims  # the claims of a JWT moto signed, read unverified
 
 __all__ = [
     "AppClient",
@@ -86,19 +86,6 @@ def secret_hash(username: str, client_id: str, client_secret: str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
-def _jwt_payload(token: str) -> dict[str, Any] | None:
-    """The claims of a JWT, read without verifying it (moto signed it); None if not a JWT."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
-        claims = json.loads(raw)
-    except (binascii.Error, ValueError):
-        return None
-    return claims if isinstance(claims, dict) else None
-
-
 @attrs.frozen
 class CognitoUser:
     """A confirmed user with a live session. Tokens are kept out of ``repr`` (they are secrets).
@@ -116,7 +103,7 @@ class CognitoUser:
     @property
     def origin_jti(self) -> str | None:
         """The session id in the access token, shared by every token refreshed from it."""
-        claims = _jwt_payload(self.access_token)
+        claims = unverified_claims(self.access_token)
         value = claims.get("origin_jti") if claims else None
         return value if isinstance(value, str) else None
 
@@ -660,7 +647,7 @@ class _RevocationLayer:
     def _check(self, operation: str, request: dict[str, Any]) -> None:
         access_token = request.get("AccessToken")
         if isinstance(access_token, str):
-            claims = _jwt_payload(access_token)
+            claims = unverified_claims(access_token)
             origin_jti = claims.get("origin_jti") if claims else None
             if isinstance(origin_jti, str) and self.revocations.session_revoked(origin_jti):
                 raise _Refused("NotAuthorizedException", "Access Token has been revoked")
@@ -769,7 +756,7 @@ class _RevocationLayer:
             raise _Refused(
                 "UnsupportedOperationException", "Token revocation is not enabled for the client"
             )
-        if _jwt_payload(token) is not None:
+        if unverified_claims(token) is not None:
             raise _Refused("UnsupportedTokenTypeException", "Only refresh tokens can be revoked")
         session = _moto_refresh_session(token)
         if session is None:

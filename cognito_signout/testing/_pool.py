@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from .._token import REDACTED
+from .._token import REDACTED, unverified_claims
 from ._wire import Refusal
 
 if TYPE_CHECKING:
@@ -375,7 +375,7 @@ class Pool:
                 raise Refusal("NotAuthorizedException", INVALID)
             if token in self._revoked_unknown:
                 raise Refusal("NotAuthorizedException", REVOKED)
-            expires_at = _number(_claims(token).get("exp"))
+            expires_at = _number(claims.get("exp"))
         else:
             if found.kind != "access":
                 raise Refusal("NotAuthorizedException", INVALID)
@@ -605,15 +605,9 @@ def _refresh_token() -> str:
     return ".".join(parts)
 
 
-def _claims(token: str) -> dict[str, Any]:
-    parts = token.split(".")
-    if len(parts) != 3:
-        return {}
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except (ValueError, RecursionError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
+def _claims(token: str) -> dict[str, object]:
+    """A token's payload, unverified; empty if it is not a JWT."""
+    return unverified_claims(token) or {}
 
 
 def _number(value: object) -> float | None:
