@@ -45,13 +45,9 @@ class Client:
         if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
             raise ConstructionFailure("http_client must be an httpx.AsyncClient")
         if revocations is not None:
-            from ._revocations import Revocations
+            from ._revocations import checked_store  # loaded only by those who use it
 
-            if not isinstance(revocations, Revocations):
-                raise ConstructionFailure(
-                    "revocations must be a cognito_signout.Revocations store "
-                    "(Revocations.memory() or Revocations.redis(url))"
-                )
+            checked_store(revocations)
         # The runtime (transport, protocol, retry loop) loads with the first Client, not with
         # the package: a process that only imports (a CLI's --help, a test collection) never
         # pays for it (the import budget, bench/).

@@ -36,7 +36,6 @@ import hashlib
 import itertools
 import logging
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
 import anyio
@@ -82,16 +81,16 @@ class Confirmer:
         interval: float,
         *,
         client: Client,
-        send: Callable[[], _transport.Send],
-        user_agent: str,
         on_unavailable: OnUnavailable,
         userinfo_url: httpx.URL | None,
         timeout: float,
     ) -> None:
         self.interval = interval
         self._client = client
-        self._send = send
-        self._user_agent = user_agent
+        # userInfo goes through the Client's connections (config.max_connections), never the
+        # key set's two: probes must not queue behind, or ahead of, a key-set refetch.
+        self._send = client._runtime.sender
+        self._user_agent = client._runtime.user_agent
         self.on_unavailable: OnUnavailable = on_unavailable
         self.userinfo_url = userinfo_url
         self._timeout = timeout

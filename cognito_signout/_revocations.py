@@ -431,6 +431,17 @@ class Revocations:
         await self.aclose()
 
 
+def checked_store(revocations: object) -> Revocations | None:
+    """``revocations`` if it is a store (or None), else a ConstructionFailure: what the
+    Client and the FastAPI integration accept as ``revocations=``."""
+    if revocations is None or isinstance(revocations, Revocations):
+        return revocations
+    raise ConstructionFailure(
+        "revocations must be a cognito_signout.Revocations store "
+        "(Revocations.memory() or Revocations.redis(url))"
+    )
+
+
 # --- what a confirmed sign-out records (Client(revocations=...), Operation.revokes) ----------
 
 

@@ -262,14 +262,9 @@ class TokenVerifier:
             from ._client import Client
             from ._confirm import Confirmer
 
-            client = Client(config, http_client=http_client)
             self._confirmer = Confirmer(
                 confirm_with_cognito,
-                client=client,
-                # userInfo goes through the Client's connections (config.max_connections),
-                # never the key set's two: probes must not queue behind, or ahead of, a refetch.
-                send=client._runtime.sender,
-                user_agent=_user_agent(config.app_name),
+                client=Client(config, http_client=http_client),
                 on_unavailable=on_unavailable,
                 userinfo_url=userinfo_url,
                 timeout=config.timeout_config.operation_timeout or DEFAULT_KEY_SET_TIMEOUT,

@@ -508,7 +508,9 @@ class CognitoSignOut:
         self._retry_after = retry_after
         self._close_on_shutdown = close_on_shutdown
         self._pool = _pool(user_pool_id, client_ids)
-        self._revocations = _revocation_store(revocations)
+        from ._revocations import checked_store
+
+        self._revocations = checked_store(revocations)
         self._secrets = _client_secrets(client_secrets, self._pool)
         self._logout_location = _logout_location(
             managed_login_domain, logout_uri, logout_client_id, self._pool
@@ -969,19 +971,6 @@ def _pool(user_pool_id: str | None, client_ids: Iterable[str] | None) -> _Pool |
     # made with the client's config at startup.
     probe = TokenVerifier(user_pool_id, client_ids)
     return _Pool(probe.user_pool_id, probe.client_ids, probe.region)
-
-
-def _revocation_store(revocations: object) -> Revocations | None:
-    if revocations is None:
-        return None
-    from ._revocations import Revocations
-
-    if not isinstance(revocations, Revocations):
-        raise errors.ConstructionFailure(
-            "revocations must be a cognito_signout.Revocations store "
-            "(Revocations.memory() or Revocations.redis(url))"
-        )
-    return revocations
 
 
 def _client_secrets(secrets: object, pool: _Pool | None) -> _ClientSecrets:
