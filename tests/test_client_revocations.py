@@ -19,6 +19,7 @@ from cognito_signout.emulator import MotoCognito
 
 from .extras import construction_failure_without
 from .redis_server import redis_server, redis_server_binary
+from .test_revocations import Token  # what Revocations.is_revoked reads
 from .test_verify import claims_for, mint
 from .tokens import make_token
 
@@ -37,16 +38,6 @@ def access_token(**changes: Any) -> str:
 
 def http_date(stamp: float) -> str:
     return email.utils.formatdate(stamp, usegmt=True)
-
-
-class Checked:
-    """What Revocations.is_revoked reads, for a sub and an iat."""
-
-    def __init__(self, sub: str, iat: int, origin_jti: str | None = None) -> None:
-        from datetime import UTC, datetime
-
-        self.sub, self.origin_jti = sub, origin_jti
-        self.issued_at = datetime.fromtimestamp(iat, UTC)
 
 
 def sign_out_answers(respx_mock: respx.MockRouter, **headers: str) -> respx.Route:
@@ -112,7 +103,7 @@ async def test_a_refused_sign_out_records_nothing(moto: MotoCognito) -> None:
         with pytest.raises(errors.ServiceError):
             await cognito.global_sign_out().access_token(forged).send()
     assert len(store) == 0
-    assert not await store.is_revoked(Checked(victim_sub, int(time.time()) - 10))
+    assert not await store.is_revoked(Token(victim_sub, int(time.time()) - 10))
 
 
 async def test_a_transport_failure_records_nothing() -> None:
@@ -139,9 +130,9 @@ async def test_the_cutoff_is_cognitos_date_not_the_local_clock() -> None:
             out = await cognito.global_sign_out().access_token(token).send()
     assert out.revocation is not None and out.revocation.recorded
     sub = _sub(token)
-    assert await store.is_revoked(Checked(sub, now - 30))
-    assert await store.is_revoked(Checked(sub, now))  # the very second of the sign-out
-    assert not await store.is_revoked(Checked(sub, now + 1))
+    assert await store.is_revoked(Token(sub, now - 30))
+    assert await store.is_revoked(Token(sub, now))  # the very second of the sign-out
+    assert not await store.is_revoked(Token(sub, now + 1))
 
 
 async def test_without_a_date_the_local_clock_is_the_cutoff() -> None:
@@ -153,8 +144,8 @@ async def test_without_a_date_the_local_clock_is_the_cutoff() -> None:
         async with client(store) as cognito:
             await cognito.global_sign_out().access_token(token).send()
     sub = _sub(token)
-    assert await store.is_revoked(Checked(sub, before))
-    assert not await store.is_revoked(Checked(sub, int(time.time()) + 2))
+    assert await store.is_revoked(Token(sub, before))
+    assert not await store.is_revoked(Token(sub, int(time.time()) + 2))
 
 
 @pytest.mark.parametrize(
@@ -170,7 +161,7 @@ async def test_an_unreadable_date_falls_back_to_the_local_clock(date: str) -> No
         )
         async with client(store) as cognito:
             await cognito.global_sign_out().access_token(token).send()
-    assert await store.is_revoked(Checked(_sub(token), now))
+    assert await store.is_revoked(Token(_sub(token), now))
 
 
 async def test_the_cutoff_never_falls_below_the_tokens_own_iat() -> None:
@@ -182,7 +173,7 @@ async def test_the_cutoff_never_falls_below_the_tokens_own_iat() -> None:
         sign_out_answers(mocked, date=http_date(now - 60))
         async with client(store) as cognito:
             await cognito.global_sign_out().access_token(token).send()
-    assert await store.is_revoked(Checked(_sub(token), now))
+    assert await store.is_revoked(Token(_sub(token), now))
 
 
 async def test_a_date_far_behind_cannot_let_later_tokens_through() -> None:
@@ -196,9 +187,9 @@ async def test_a_date_far_behind_cannot_let_later_tokens_through() -> None:
         async with client(store) as cognito:
             await cognito.global_sign_out().access_token(token).send()
     sub = _sub(token)
-    assert await store.is_revoked(Checked(sub, now - 3000))
-    assert await store.is_revoked(Checked(sub, now - 400))  # a later device's token
-    assert not await store.is_revoked(Checked(sub, now + 5))
+    assert await store.is_revoked(Token(sub, now - 3000))
+    assert await store.is_revoked(Token(sub, now - 400))  # a later device's token
+    assert not await store.is_revoked(Token(sub, now + 5))
 
 
 async def test_a_date_far_ahead_cannot_lock_the_user_out_for_a_day() -> None:
@@ -210,8 +201,8 @@ async def test_a_date_far_ahead_cannot_lock_the_user_out_for_a_day() -> None:
         async with client(store) as cognito:
             await cognito.global_sign_out().access_token(token).send()
     sub = _sub(token)
-    assert await store.is_revoked(Checked(sub, now + 250))  # up to 300 s ahead is believed
-    assert not await store.is_revoked(Checked(sub, now + 400))
+    assert await store.is_revoked(Token(sub, now + 250))  # up to 300 s ahead is believed
+    assert not await store.is_revoked(Token(sub, now + 400))
 
 
 async def test_a_token_without_sub_or_iat_gives_a_failed_recording(
@@ -266,7 +257,7 @@ async def test_a_sign_out_while_redis_is_down_lands_when_it_is_back() -> None:
             with anyio.fail_after(10):
                 while not late.ready:  # noqa: ASYNC110
                     await anyio.sleep(0.02)
-            assert await late.is_revoked(Checked(_sub(token), now))
+            assert await late.is_revoked(Token(_sub(token), now))
 
 
 def _sub(token: str) -> str:
