@@ -36,6 +36,8 @@ import aiohttp
 import httpx
 from yarl import URL
 
+from . import _transport
+
 
 class Pool:
     """The aiohttp session of one client, opened inside the running loop on first use."""
@@ -88,33 +90,23 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 self._proxy_headers.append(("Proxy-Authorization", f"Basic {credentials}"))
         # httpx's URL text -> yarl.URL: aiohttp would parse (and re-quote) it on every request.
         self._urls: dict[str, URL] = {}
+        self._last_url: httpx.URL | None = None
+        self._last_parsed = URL()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.pool.closed:
-            raise httpx.ConnectError("the transport is closed", request=request)
-        session = self.pool.session or self.pool.open()
+            raise httpx.ConnectError(_CLOSED, request=request)
         headers = _str_items(request.headers.raw)
         try:
             data: Any = request.content or None
         except httpx.RequestNotRead:  # a streamed body: aiohttp chunks it itself
             data = request.stream
             headers = [h for h in headers if h[0].lower() != "transfer-encoding"]
-        if self._proxy_headers and request.url.scheme == "http":
-            # Forwarded in absolute form, not tunnelled: aiohttp sends proxy_headers only on a
-            # CONNECT, so the proxy's headers (its credentials) travel with the request itself.
-            headers += self._proxy_headers
         extensions = request.extensions
         try:
-            response = await session.request(
-                request.method,
-                self._url(request.url),
-                headers=headers,
-                data=data,
-                allow_redirects=False,
-                timeout=_timeout(extensions.get("timeout")),
-                proxy=self._proxy,
-                proxy_headers=self._proxy_headers,
-                server_hostname=extensions.get("sni_hostname"),
+            response = await self._send(
+                request.method, request.url, headers, data, extensions.get("timeout"),
+                extensions.get("sni_hostname"),
             )
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             raise _mapped(exc, request) from exc
@@ -126,23 +118,105 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             extensions=_extensions(response.reason, response.version),
         )
 
+    async def exchange(
+        self,
+        url: httpx.URL,
+        headers: list[tuple[str, str]],
+        content: bytes,
+        timeouts: dict[str, float | None],
+        *,
+        limit: int = _transport.MAX_BODY_BYTES,
+    ) -> _transport.Exchange:
+        """One POST of an operation call straight over aiohttp, its body read within ``limit``:
+        what ``_transport.exchange`` does over ``handle_async_request``, without the
+        ``httpx.Request`` to build and adapt, nor the streamed ``httpx.Response`` to read back
+        (about a third of the SDK's cost per call on this path: docs/guide/performance.md).
+
+        ``headers`` are the SDK's own (``_runtime._Call``), ASCII with no control character;
+        ``timeouts`` is httpx's timeout extension, as the call would have given httpx.
+        The response carries no request: the call attaches the one it would have sent, only to
+        a response it keeps (``_Call._sent``). Errors are the public ones, raised outside the
+        ``except`` blocks, with no chained cause (see ``_transport.exchange``).
+        """
+        mapped: BaseException | None = None
+        try:
+            if self.pool.closed:
+                raise httpx.ConnectError(_CLOSED)
+            reply = await self._send("POST", url, headers, content, timeouts, None)
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            mapped = _transport.mapped_error(_mapped(exc, None))
+        except httpx.ConnectError as exc:
+            mapped = _transport.mapped_error(exc)
+        if mapped is not None:
+            raise mapped
+        body = _Body(reply, None)
+        response = httpx.Response(  # given its stream, httpx reads nothing here
+            reply.status,
+            headers=reply.raw_headers,
+            stream=body,
+            extensions=_extensions(reply.reason, reply.version),
+        )
+        try:
+            data = await _transport.read_body(response, body, limit)
+        except Exception as exc:
+            mapped = _transport.mapped_error(exc, response)
+            if mapped is None:
+                raise
+        finally:
+            await body.aclose()
+        if mapped is not None:
+            raise mapped
+        return _transport.Exchange(response, data)
+
+    async def _send(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: list[tuple[str, str]],
+        data: Any,
+        timeouts: dict[str, float | None] | None,
+        sni_hostname: str | None,
+    ) -> aiohttp.ClientResponse:
+        session = self.pool.session or self.pool.open()
+        if self._proxy_headers and url.scheme == "http":
+            # Forwarded in absolute form, not tunnelled: aiohttp sends proxy_headers only on a
+            # CONNECT, so the proxy's headers (its credentials) travel with the request itself.
+            headers = headers + self._proxy_headers
+        return await session.request(
+            method,
+            self._url(url),
+            headers=headers,
+            data=data,
+            allow_redirects=False,
+            timeout=_timeout(timeouts),
+            proxy=self._proxy,
+            proxy_headers=self._proxy_headers,
+            server_hostname=sni_hostname,
+        )
+
     def _url(self, url: httpx.URL) -> URL:
+        if url is self._last_url:  # the runtime hands the same parsed URL to every call
+            return self._last_parsed
         text = str(url)
         parsed = self._urls.get(text)
         if parsed is None:
             if len(self._urls) >= 64:
                 self._urls.clear()
             parsed = self._urls[text] = URL(text, encoded=True)  # httpx has quoted it
+        self._last_url, self._last_parsed = url, parsed
         return parsed
 
     async def aclose(self) -> None:
         await self.pool.aclose()
 
 
+_CLOSED = "the transport is closed"
+
+
 class _Body(httpx.AsyncByteStream):
     """The raw body, in the chunks aiohttp has buffered (usually one for a small answer)."""
 
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request | None) -> None:
         self._response = response
         self._request = request
         self._done = False
@@ -231,7 +305,7 @@ def _str_items(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-def _mapped(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+def _mapped(exc: BaseException, request: httpx.Request | None) -> httpx.TransportError:
     """aiohttp's exception -> httpx's. Order matters: aiohttp's classes overlap."""
     kind: type[httpx.TransportError]
     if isinstance(exc, aiohttp.ConnectionTimeoutError):

@@ -13,7 +13,7 @@ import functools
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 import httpx
@@ -24,6 +24,7 @@ from ._config import Config
 from ._operation import Operation
 
 if TYPE_CHECKING:
+    from ._aiohttp import AiohttpTransport
     from ._operation import InputSource
     from ._revocations import Revocations
 from ._ratelimit import ClientRateLimiter
@@ -122,6 +123,15 @@ class Runtime:
             self._send = self._owned.handle_async_request
         return self._send
 
+    def aiohttp_lane(self, url: httpx.URL) -> AiohttpTransport | None:
+        """The owned aiohttp transport for ``url``, when this client's calls go straight over
+        it (``_Call._exchange``); None on every other path: httpcore, a caller's client, a
+        transport a test installed. Asked after :meth:`sender`, which opens it."""
+        owned = self._owned
+        if owned is None or self._caller is not None or _transport.installed_transport():
+            return None
+        return owned.aiohttp_lane(url)
+
     def _caller_send(self, http: httpx.AsyncClient) -> _transport.Send:
         async def send(request: httpx.Request) -> httpx.Response:
             # Never follow a redirect: it would carry the token to another host. auth=None drops
@@ -179,11 +189,12 @@ class Runtime:
         secrets = operation.secrets(operation_input)
         if self.closed:
             raise errors.DispatchFailure("this Client is closed")
-        url = _endpoint(config, operation, operation.routing_token(operation_input))
+        url, endpoint = _endpoint(config, operation, operation.routing_token(operation_input))
         headers, body = _protocol.serialize(operation.name, operation.params(operation_input))
-        call = _Call(self, operation, config, url, headers, body, secrets, mutators,
-                     self.sender())
-        endpoint = _origin(url)
+        send = self.sender()
+        # A mutator is handed an httpx.Request, so a call that has one goes through httpx.
+        lane = None if mutators else self.aiohttp_lane(url)
+        call = _Call(self, operation, config, url, headers, body, secrets, mutators, send, lane)
         operation_timeout = config.timeout_config.operation_timeout
         # httpx's, httpcore's and aiohttp's own log records are scrubbed of it (_logscrub.py)
         scrubbed = _logscrub.secrets.set(secrets)
@@ -262,9 +273,11 @@ class _Call:
         secrets: tuple[str, ...],
         mutators: Sequence[RequestMutator],
         send: _transport.Send,
+        lane: AiohttpTransport | None = None,
     ) -> None:
         self.runtime = runtime
         self.send = send
+        self.lane = lane
         self.operation = operation
         self.config = config
         self.url = url
@@ -277,28 +290,45 @@ class _Call:
         self.number = 0
         self.last_error: BaseException | None = None
         # The request's headers as httpx would build them from a dict (Host first,
-        # Content-Length last), encoded once per call: only amz-sdk-request changes between
-        # attempts. Given them and a ready body stream, httpx.Request skips its own header
-        # preparation, which normalised every header twice per attempt (13 of 18 us).
-        agent = runtime.user_agent.encode("ascii")
+        # Content-Length last): only amz-sdk-request changes between attempts. Encoded once,
+        # for httpx (build_request): given them and a ready body stream, httpx.Request skips
+        # its own header preparation, which normalised every header twice per attempt.
+        agent = runtime.user_agent
         self._head = [
-            *([(b"Host", url.netloc)] if url.host else []),
-            *[(name.encode("ascii"), value.encode("ascii")) for name, value in headers.items()],
-            (b"amz-sdk-invocation-id", self.invocation_id.encode("ascii")),
+            *([("Host", url.netloc.decode("ascii"))] if url.host else []),
+            *headers.items(),
+            ("amz-sdk-invocation-id", self.invocation_id),
         ]
-        self._tail = [
-            (b"User-Agent", agent),
-            (b"x-amz-user-agent", agent),
-            (b"Content-Length", str(len(body)).encode("ascii")),
-        ]
+        self._tail = [("User-Agent", agent), ("x-amz-user-agent", agent),
+                      ("Content-Length", str(len(body)))]
+        self._encoded: tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]] | None = None
         timeouts = config.timeout_config
         self.timeout = dict(_timeout_extension(timeouts.connect_timeout, timeouts.read_timeout))
 
+    def _exchange(self) -> Awaitable[Exchange]:
+        lane = self.lane
+        if lane is not None:
+            # Straight over aiohttp from the call's own headers and body: no httpx.Request to
+            # build and adapt, no streamed httpx.Response to read back (performance.md).
+            attempt = f"attempt={self.number}; max={self.config.retry_config.max_attempts}"
+            wire = [*self._head, ("amz-sdk-request", attempt), *self._tail]
+            return lane.exchange(self.url, wire, self.body, self.timeout)
+        return exchange(self.send, self.build_request())
+
+    def _sent(self, response: httpx.Response) -> httpx.Response:
+        """``response``, with the request it answered. The aiohttp lane built none to send, so
+        a response that is kept (an error's) or copied gets the one httpx would have sent."""
+        if self.lane is not None:
+            response.request = self.build_request()
+        return response
+
     def build_request(self) -> httpx.Request:
         attempt = f"attempt={self.number}; max={self.config.retry_config.max_attempts}"
-        headers = httpx.Headers(
-            [*self._head, (b"amz-sdk-request", attempt.encode("ascii")), *self._tail]
-        )
+        encoded = self._encoded
+        if encoded is None:
+            encoded = self._encoded = (_encoded(self._head), _encoded(self._tail))
+        head, tail = encoded
+        headers = httpx.Headers([*head, (b"amz-sdk-request", attempt.encode("ascii")), *tail])
         request = httpx.Request(
             "POST", self.url, headers=headers, stream=httpx.ByteStream(self.body),
             extensions={"timeout": self.timeout},
@@ -335,13 +365,13 @@ class _Call:
         async with runtime.gate:
             sent_at = await limiter.acquire() if limiter is not None else 0.0
             if attempt_timeout is None:  # no scope to pay for when there is no limit
-                exchanged = await exchange(self.send, self.build_request())
+                exchanged = await self._exchange()
                 timed_out = False
             else:
                 import anyio
 
                 with anyio.CancelScope(deadline=_deadline(attempt_timeout)) as scope:
-                    exchanged = await exchange(self.send, self.build_request())
+                    exchanged = await self._exchange()
                 timed_out = scope.cancelled_caught
         if timed_out:
             raise errors.TimeoutError(
@@ -362,12 +392,14 @@ class _Call:
     def _classify(self, exchanged: Exchange) -> CallResult:
         """A response -> the call's result, or the typed error it stands for. No I/O."""
         secrets = self.secrets
-        response, body = _tame_headers(exchanged.response, secrets), exchanged.body
+        response, body = exchanged.response, exchanged.body
+        if not _tame(response.headers.raw, secrets):
+            response = _tamed(self._sent(response), secrets)
         if 200 <= response.status_code < 300:
             try:
                 _protocol.check_success(response, body, token=secrets)
             except errors.ResponseError as exc:
-                exc.response = _protocol.scrubbed_response(response, body, secrets)
+                exc.response = _protocol.scrubbed_response(self._sent(response), body, secrets)
                 raise
             request_id = _protocol.request_id(response.headers)  # scrubbed if JWT-shaped
             if request_id is not None:
@@ -380,7 +412,7 @@ class _Call:
         # One Scrubber for the whole error path: working out what to hide costs more than
         # hiding it, and the kept copy, the message and the request id all need it.
         scrubber = self._scrubber = self._scrubber or Scrubber(secrets)
-        kept = _protocol.scrubbed_response(response, body, scrubber)
+        kept = _protocol.scrubbed_response(self._sent(response), body, scrubber)
         raise _protocol.error_for(
             kept, body, token=scrubber, table=self.operation.errors, headers=response.headers
         )
@@ -437,7 +469,7 @@ def _configured_endpoint(config: Config) -> str | None:
     if config.region is None and config.endpoint_url is None:
         return None
     try:
-        return _origin(_endpoint(config, None, None))
+        return _endpoint(config, None, None)[1]
     except errors.SdkError:
         return None
 
@@ -449,7 +481,8 @@ def _origin(url: httpx.URL) -> str:
 
 def _endpoint(
     config: Config, operation: Operation[Any, Any] | None, routing_token: str | None
-) -> httpx.URL:
+) -> tuple[httpx.URL, str]:
+    """The URL a call goes to, and its origin (the retry quota's key)."""
     region = config.region
     if region is None and config.endpoint_url is None:
         if routing_token is None:
@@ -470,36 +503,41 @@ def _endpoint(
 
 
 @functools.lru_cache(maxsize=256)
-def _parsed(url: str) -> httpx.URL:
+def _parsed(url: str) -> tuple[httpx.URL, str]:
     # httpx.URL is immutable, so one parse serves every request to the same endpoint.
-    return httpx.URL(url)
+    parsed = httpx.URL(url)
+    return parsed, _origin(parsed)
 
 
-def _tame_headers(response: httpx.Response, secrets: tuple[str, ...]) -> httpx.Response:
-    """``response``, or a copy whose header values are ASCII and free of the call's secrets.
+def _encoded(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("ascii"), value.encode("ascii")) for name, value in headers]
+
+
+def _tame(raw: list[tuple[bytes, bytes]], secrets: tuple[str, ...]) -> bool:
+    """Whether every header value is ASCII and free of the call's secrets (_tamed otherwise).
 
     Headers are the server's to fill. A value with a non-ASCII byte made the copy kept on an
     error fail to build (UnicodeEncodeError instead of a typed error), and a token (or a part
     of it) echoed in ``x-amzn-errortype`` or ``x-amzn-requestid`` ended up in the error's code,
-    request id and text. Ordinary responses pass through untouched: a few byte searches.
+    request id and text. This runs on every call: one join and a few byte searches. A mark
+    found in a value is found in the join; one straddling two values (it would need a newline,
+    which no header value holds) only costs a needless copy.
     """
-    raw = response.headers.raw
-    marks = _secret_marks(secrets)
-    for _, value in raw:  # loops, not any(<generator>): this runs on every call
-        if not value.isascii():
-            break
-        for mark in marks:
-            if mark in value:
-                break
-        else:
-            continue
-        break
-    else:
-        return response
+    values = b"\n".join([value for _, value in raw])
+    if not values.isascii():
+        return False
+    for mark in _secret_marks(secrets):  # noqa: SIM110 - all(<generator>) costs more, per call
+        if mark in values:
+            return False
+    return True
+
+
+def _tamed(response: httpx.Response, secrets: tuple[str, ...]) -> httpx.Response:
+    """A copy of ``response`` whose header values are ASCII and scrubbed of ``secrets``."""
     scrubber = Scrubber(secrets)
     tamed = [
         (name, scrubber.raw(value).decode("latin-1").encode("ascii", "backslashreplace"))
-        for name, value in raw
+        for name, value in response.headers.raw
     ]
     return httpx.Response(
         response.status_code, headers=tamed, request=response.request,

@@ -1,6 +1,6 @@
 """HTTP transport: the transport a Client owns, one exchange with a capped body, error mapping.
 
-Every lower-layer exception is mapped to the public hierarchy in :func:`_mapped`, the
+Every lower-layer exception is mapped to the public hierarchy in :func:`mapped_error`, the
 single place where httpx's errors become ours. Timeouts are always ``errors.TimeoutError``;
 failed connections are ``errors.DispatchFailure``.
 """
@@ -12,7 +12,7 @@ import contextlib
 import sys
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import httpx
 
@@ -20,6 +20,9 @@ from . import _protocol, errors
 from ._lanes import LaneTransport
 from ._proxies import ProxySettings
 from ._token import scrub
+
+if TYPE_CHECKING:
+    from ._aiohttp import AiohttpTransport
 
 # GlobalSignOut's answers are a few hundred bytes; anything near this is not Cognito.
 MAX_BODY_BYTES = 1 << 20
@@ -47,7 +50,10 @@ class OwnedTransport(httpx.AsyncBaseTransport):
         self._direct = self._make(None)
         self._via_proxy: dict[str, httpx.AsyncBaseTransport] = {}
         # Most calls go to one or two endpoints: the route is decided once per origin.
-        self._routes: dict[tuple[bytes, bytes, int | None], httpx.AsyncBaseTransport] = {}
+        self._routes: dict[
+            tuple[bytes, bytes, int | None],
+            tuple[httpx.AsyncBaseTransport, AiohttpTransport | None],
+        ] = {}
 
     def _make(self, proxy: httpx.Proxy | None) -> httpx.AsyncBaseTransport:
         if self.kind == "aiohttp" and (proxy is None or proxy.url.scheme in ("http", "https")):
@@ -63,20 +69,34 @@ class OwnedTransport(httpx.AsyncBaseTransport):
         return LaneTransport(self._size, ssl_context=self._ssl_context, proxy=proxy)
 
     def route(self, url: httpx.URL) -> httpx.AsyncBaseTransport:
+        return self._route(url)[0]
+
+    def aiohttp_lane(self, url: httpx.URL) -> AiohttpTransport | None:
+        """The aiohttp transport that carries ``url`` (``AiohttpTransport.exchange``), or None
+        when httpcore does (the default, or a SOCKS proxy aiohttp cannot speak)."""
+        return self._route(url)[1]
+
+    def _route(
+        self, url: httpx.URL
+    ) -> tuple[httpx.AsyncBaseTransport, AiohttpTransport | None]:
         key = (url.raw_scheme, url.raw_host, url.port)
-        transport = self._routes.get(key)
-        if transport is None:
+        route = self._routes.get(key)
+        if route is None:
             proxy = self._proxies.proxy_for(str(url), url.host, url.port)
-            if proxy is None:
-                transport = self._direct
-            else:
-                transport = self._via_proxy.get(proxy)
-                if transport is None:
-                    transport = self._via_proxy[proxy] = self._make(httpx.Proxy(proxy))
+            transport = self._direct
+            if proxy is not None:
+                if proxy not in self._via_proxy:
+                    self._via_proxy[proxy] = self._make(httpx.Proxy(proxy))
+                transport = self._via_proxy[proxy]
+            lane = None
+            if self.kind == "aiohttp":
+                from ._aiohttp import AiohttpTransport  # loaded already: _make made it
+
+                lane = transport if isinstance(transport, AiohttpTransport) else None
             if len(self._routes) >= 64:
                 self._routes.clear()
-            self._routes[key] = transport
-        return transport
+            route = self._routes[key] = (transport, lane)
+        return route
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self.route(request.url).handle_async_request(request)
@@ -143,7 +163,7 @@ async def exchange(
     try:
         response = await send(request)
     except Exception as exc:
-        mapped = _mapped(exc)
+        mapped = mapped_error(exc)
         if mapped is None:
             raise
     if mapped is not None:
@@ -151,7 +171,7 @@ async def exchange(
     try:
         body = await _read_capped(response, limit)
     except Exception as exc:
-        mapped = _mapped(exc, response)
+        mapped = mapped_error(exc, response)
         if mapped is None:
             raise
     finally:
@@ -175,6 +195,14 @@ async def _read_capped(response: httpx.Response, limit: int = MAX_BODY_BYTES) ->
                     response, f"response body is larger than {limit} bytes"
                 )
             return body
+    return await read_body(response, _raw_chunks(response), limit)
+
+
+async def read_body(
+    response: httpx.Response, chunks: AsyncIterator[bytes], limit: int = MAX_BODY_BYTES
+) -> bytes:
+    """The body of ``response`` from its raw ``chunks``, decoded, never more than ``limit``
+    bytes: the one reader of every transport's bodies (the aiohttp lane's too, _aiohttp.py)."""
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "", "gzip", "deflate", "x-gzip"):
         # Only a short prefix is echoed: the header is the server's to fill, with anything.
@@ -185,10 +213,10 @@ async def _read_capped(response: httpx.Response, limit: int = MAX_BODY_BYTES) ->
         if encoding in ("identity", "")
         else zlib.decompressobj(zlib.MAX_WBITS | 32 if encoding != "deflate" else zlib.MAX_WBITS)
     )
-    chunks: list[bytes] = []
+    parts: list[bytes] = []
     size = 0
     compressed = False
-    async for raw in _raw_chunks(response):
+    async for raw in chunks:
         if decoder is not None:
             compressed = compressed or bool(raw)
             try:
@@ -200,11 +228,11 @@ async def _read_capped(response: httpx.Response, limit: int = MAX_BODY_BYTES) ->
         size += len(raw)
         if size > limit:
             raise _response_error(response, f"response body is larger than {limit} bytes")
-        chunks.append(raw)
+        parts.append(raw)
     if decoder is not None and compressed and not decoder.eof:
         # A compressed stream cut short can still decode to "{}"; that confirms nothing.
         raise _response_error(response, "compressed response body is truncated")
-    return b"".join(chunks)
+    return b"".join(parts)
 
 
 def _raw_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
@@ -235,7 +263,9 @@ def _request_id(response: httpx.Response) -> str | None:
     return scrub(found[:200], None) if found else None
 
 
-def _mapped(exc: Exception, response: httpx.Response | None = None) -> errors.SdkError | None:
+def mapped_error(
+    exc: Exception, response: httpx.Response | None = None
+) -> errors.SdkError | None:
     """The public error ``exc`` stands for, or None if it passes through as it is."""
     if isinstance(exc, httpx.TransportError | OSError):
         timeout = _timeout_kind(exc)

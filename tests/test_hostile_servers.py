@@ -3,6 +3,10 @@
 Every case ends in the right typed error, keeps the HTTP status and request id where a response
 arrived, never reports a sign-out it cannot confirm, never follows a redirect (so the token
 never reaches another host), and keeps memory bounded whatever the body.
+
+Each case runs on both owned transports: httpcore, and aiohttp, whose calls go straight over
+aiohttp without httpx's request and response objects (``AiohttpTransport.exchange``), so they
+read and cap bodies on a path of their own.
 """
 
 from __future__ import annotations
@@ -38,11 +42,24 @@ def _instant(instant_retries: None) -> None:
     """Every retry here is about counting attempts, not waiting."""
 
 
+TRANSPORT = "httpcore"  # what _config gives every case; set per run by _transport
+
+
+@pytest.fixture(autouse=True, params=["httpcore", "aiohttp"])
+def _transport(
+    request: pytest.FixtureRequest, anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if request.param == "aiohttp" and anyio_backend != "asyncio":
+        pytest.skip("aiohttp runs on asyncio only (under trio it is a ConstructionFailure)")
+    monkeypatch.setattr(f"{__name__}.TRANSPORT", request.param)
+
+
 def _config(url: str, **overrides: object) -> Config:
     values: dict[str, object] = {
         "region": "us-east-1",
         "endpoint_url": url,
         "timeout_config": TimeoutConfig(connect_timeout=1, read_timeout=2),
+        "transport": TRANSPORT,
     }
     values.update(overrides)
     return Config(**values)  # type: ignore[arg-type]
@@ -184,6 +201,47 @@ async def test_a_2xx_that_is_not_a_json_object_is_never_a_success(body: bytes) -
     assert requests == 3  # retried: sign-out is idempotent
     assert (exc.status_code, exc.request_id) == (200, "html-page")
     _no_token_in(exc)
+
+
+# --- headers are the server's to fill --------------------------------------------------------
+
+
+async def test_a_token_echoed_in_the_error_headers_reaches_no_error_field() -> None:
+    """A server (or a proxy) echoing the token, or one of its segments, in the headers that
+    name the error and the request: the code, the request id, the text and the kept copy are
+    all scrubbed of it (_runtime._tame)."""
+    segment = max(TOKEN.split("."), key=len)
+    headers = [("Content-Type", "application/x-amz-json-1.1"),
+               ("x-amzn-ErrorType", f"NotAuthorizedException:{TOKEN}"),
+               ("x-amzn-RequestId", f"id-{segment}"), ("x-echo", TOKEN)]
+    exc, _ = await _failing(
+        loopback.answer(400, b'{"message":"no"}', headers), errors.NotAuthorizedException
+    )
+    assert exc.code == "NotAuthorizedException"
+    assert exc.request_id is not None and segment not in exc.request_id
+    _no_token_in(exc)
+    assert exc.response is not None
+    kept = str(exc.response.headers.raw)
+    assert TOKEN not in kept and segment not in kept
+
+
+async def test_a_token_echoed_in_a_success_request_id_is_scrubbed() -> None:
+    segment = max(TOKEN.split("."), key=len)
+    with loopback.serve(loopback.answer(200, b"{}", [("x-amzn-RequestId", segment)])) as server:
+        out = await _send(server.url)
+    assert out.request_id is not None and segment not in out.request_id
+
+
+async def test_a_non_ascii_header_byte_is_a_typed_error_not_a_crash() -> None:
+    headers = [("Content-Type", "application/x-amz-json-1.1"),
+               ("x-amzn-ErrorType", "NotAuthorizedException"),
+               ("x-amzn-RequestId", "caf\xe9"), ("x-note", "\xff\xfe")]
+    exc, _ = await _failing(
+        loopback.answer(400, b'{"message":"no"}', headers), errors.NotAuthorizedException
+    )
+    assert exc.status_code == 400
+    assert exc.request_id is not None and exc.request_id.isascii()
+    assert exc.response is not None and exc.response.headers.raw
 
 
 async def test_an_empty_2xx_is_a_success() -> None:
