@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from . import errors
 from ._client import Client
-from ._config import Config, TimeoutConfig
-from ._retry import RetryConfig, RetryDetails, RetryQuota, is_testing, set_testing
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._config import Config, TimeoutConfig
     from ._logout import logout_url
+    from ._retry import RetryConfig, RetryDetails, RetryQuota, is_testing, set_testing
     from ._revocations import Recording, Revocations
     from ._verify import TokenVerifier, VerifiedToken
     from .operations._builders import CustomizableOperation
@@ -38,11 +38,16 @@ if TYPE_CHECKING:
     )
 
 # Loaded on first use (PEP 562), as the runtime loads with the first Client (_client.py):
-# importing the package stays cheap for processes that import it and never call (a CLI's
-# --help, a test collection), and the RevokeToken, GetUser and verification types are paid
-# for only by those who use them (each attrs class costs its compile; the import budget,
-# bench/). The names are the same public names either way.
+# importing the package stays cheap for processes that import it and never configure a call
+# (a CLI's --help, a test collection, a module that only catches cognito_signout.errors). The
+# configuration and retry types are attrs classes, and attrs alone costs about 15 ms of import
+# (docs/guide/performance.md); the RevokeToken, GetUser and verification types are paid for
+# only by those who use them. The names are the same public names either way.
 _LAZY = {
+    **dict.fromkeys(("Config", "TimeoutConfig"), "._config"),
+    **dict.fromkeys(
+        ("RetryConfig", "RetryDetails", "RetryQuota", "is_testing", "set_testing"), "._retry"
+    ),
     "CustomizableOperation": ".operations._builders",
     **dict.fromkeys(
         ("GlobalSignOutFluentBuilder", "GlobalSignOutInput", "GlobalSignOutInputBuilder",
@@ -76,6 +81,11 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    # The lazy names too: help(), an IDE's completion and dir() see the whole surface.
+    return sorted({*globals(), *_LAZY})
 
 __all__ = [
     "Client",

@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Literal
 
 import httpx
 
-from ._config import Config
-
 if TYPE_CHECKING:
+    from ._config import Config
     from ._retry import RetryQuota
     from ._revocations import Revocations
     from .operations.get_user import GetUserFluentBuilder
@@ -53,9 +52,11 @@ class Client:
         # pays for it (the import budget, bench/).
         from ._runtime import Runtime
 
-        self._runtime = Runtime(
-            config if config is not None else Config.from_env(), http_client, revocations
-        )
+        if config is None:
+            from ._config import Config
+
+            config = Config.from_env()
+        self._runtime = Runtime(config, http_client, revocations)
 
     @property
     def revocations(self) -> Revocations | None:

@@ -37,3 +37,22 @@ def test_building_a_client_and_a_call_loads_nothing_lazy() -> None:
         "client.global_sign_out().access_token('t').as_input().build()\n"
     )
     assert _loaded(_modules_after(code)) == []
+
+
+def test_package_root_does_not_load_attrs() -> None:
+    """attrs costs about 15 ms of import (docs/guide/performance.md): a process that imports
+    the package to catch its errors pays none of it; the first Config does."""
+    code = "import cognito_signout\nfrom cognito_signout import errors, Client\n"
+    assert "attrs" not in _modules_after(code)
+    assert "attrs" in _modules_after("from cognito_signout import Config")
+
+
+def test_the_lazy_names_are_the_modules_own() -> None:
+    import cognito_signout
+    from cognito_signout import _config, _retry
+
+    assert cognito_signout.Config is _config.Config
+    assert cognito_signout.TimeoutConfig is _config.TimeoutConfig
+    assert cognito_signout.RetryConfig is _retry.RetryConfig
+    assert cognito_signout.set_testing is _retry.set_testing
+    assert set(cognito_signout.__all__) <= set(dir(cognito_signout))
