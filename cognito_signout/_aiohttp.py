@@ -2,7 +2,10 @@
 only).
 
 :class:`AiohttpTransport` is a plain ``httpx.AsyncBaseTransport``: requests and responses stay
-httpx's, and only the I/O is aiohttp's. The direct transport and each proxy's share one aiohttp
+httpx's, and only the I/O is aiohttp's. An operation call with no request mutator skips even
+that: :meth:`AiohttpTransport.exchange` sends the call's own headers and body and reads the
+body within the cap, with the same timeouts, proxies and error mapping, and builds only the
+``httpx.Response`` the SDK reads. The direct transport and each proxy's share one aiohttp
 session (:class:`Pool`), so ``Limits.max_connections`` bounds the client as a whole. respx's
 default mocker patches httpcore and cannot see this path; the README's "Testing your code" says
 how to mock it.
