@@ -13,7 +13,8 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._config import Config, TimeoutConfig
     from ._logout import logout_url
-    from ._retry import RetryConfig, RetryDetails, RetryQuota, is_testing, set_testing
+    from ._retry import RetryDetails, RetryQuota, is_testing, set_testing
+    from ._retry_config import RetryConfig
     from ._revocations import Recording, Revocations
     from ._verify import TokenVerifier, VerifiedToken
     from .operations._builders import CustomizableOperation
@@ -45,9 +46,8 @@ if TYPE_CHECKING:
 # only by those who use them. The names are the same public names either way.
 _LAZY = {
     **dict.fromkeys(("Config", "TimeoutConfig"), "._config"),
-    **dict.fromkeys(
-        ("RetryConfig", "RetryDetails", "RetryQuota", "is_testing", "set_testing"), "._retry"
-    ),
+    "RetryConfig": "._retry_config",
+    **dict.fromkeys(("RetryDetails", "RetryQuota", "is_testing", "set_testing"), "._retry"),
     "CustomizableOperation": ".operations._builders",
     **dict.fromkeys(
         ("GlobalSignOutFluentBuilder", "GlobalSignOutInput", "GlobalSignOutInputBuilder",

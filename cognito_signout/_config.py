@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 import attrs
 
 from ._endpoints import validate_endpoint_url
-from ._retry import RetryConfig, RetryDetails
+from ._retry_config import RetryConfig
 from .errors import ConstructionFailure
 
 if TYPE_CHECKING:
     from configparser import ConfigParser
+
+    from ._retry import RetryDetails  # the policy loads with the runtime, not with a Config
 
 
 def _optional_seconds(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
