@@ -42,16 +42,18 @@ def _instant(instant_retries: None) -> None:
     """Every retry here is about counting attempts, not waiting."""
 
 
-TRANSPORT = "httpcore"  # what _config gives every case; set per run by _transport
+TRANSPORT = "httpcore"  # what _config gives every case; set per run by anyio_backend
 
 
-@pytest.fixture(autouse=True, params=["httpcore", "aiohttp"])
-def _transport(
-    request: pytest.FixtureRequest, anyio_backend: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if request.param == "aiohttp" and anyio_backend != "asyncio":
-        pytest.skip("aiohttp runs on asyncio only (under trio it is a ConstructionFailure)")
-    monkeypatch.setattr(f"{__name__}.TRANSPORT", request.param)
+@pytest.fixture(
+    params=[("asyncio", "httpcore"), ("trio", "httpcore"), ("asyncio", "aiohttp")],
+    ids=["asyncio-httpcore", "trio-httpcore", "asyncio-aiohttp"],
+)
+def anyio_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """conftest's backends, each with the transports it runs (aiohttp is asyncio only)."""
+    backend, transport = request.param
+    monkeypatch.setattr(f"{__name__}.TRANSPORT", transport)
+    return str(backend)
 
 
 def _config(url: str, **overrides: object) -> Config:
