@@ -2,13 +2,12 @@
 only).
 
 :class:`AiohttpTransport` is a plain ``httpx.AsyncBaseTransport``: requests and responses stay
-httpx's, and only the I/O is aiohttp's. An operation call with no request mutator skips even
-that: :meth:`AiohttpTransport.exchange` sends the call's own headers and body and reads the
-body within the cap, with the same timeouts, proxies and error mapping, and builds only the
-``httpx.Response`` the SDK reads. The direct transport and each proxy's share one aiohttp
-session (:class:`Pool`), so ``Limits.max_connections`` bounds the client as a whole. respx's
-default mocker patches httpcore and cannot see this path; the README's "Testing your code" says
-how to mock it.
+httpx's, and only the I/O is aiohttp's. An operation call with no request mutator skips the
+request: :meth:`AiohttpTransport.open` sends the call's own headers and body, with the same
+timeouts, proxies and error mapping, and the response is read as every other transport's is.
+The direct transport and each proxy's share one aiohttp session (:class:`Pool`), so
+``Limits.max_connections`` bounds the client as a whole. respx's default mocker patches httpcore
+and cannot see this path; the README's "Testing your code" says how to mock it.
 
 What carries over from httpx, and how:
 - timeouts (``request.extensions["timeout"]``): connect -> ``sock_connect``, read ->
@@ -38,8 +37,6 @@ from typing import Any
 import aiohttp
 import httpx
 from yarl import URL
-
-from . import _transport
 
 
 class Pool:
@@ -107,69 +104,38 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             headers = [h for h in headers if h[0].lower() != "transfer-encoding"]
         extensions = request.extensions
         try:
-            response = await self._send(
+            reply = await self._send(
                 request.method, request.url, headers, data, extensions.get("timeout"),
                 extensions.get("sni_hostname"),
             )
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             raise _mapped(exc, request) from exc
-        return httpx.Response(
-            response.status,
-            headers=response.raw_headers,
-            stream=_Body(response, request),
-            request=request,
-            extensions=_extensions(response.reason, response.version),
-        )
+        return _response(reply, request)
 
-    async def exchange(
+    async def open(
         self,
         url: httpx.URL,
         headers: list[tuple[str, str]],
         content: bytes,
         timeouts: dict[str, float | None],
-        *,
-        limit: int = _transport.MAX_BODY_BYTES,
-    ) -> _transport.Exchange:
-        """One POST of an operation call straight over aiohttp, its body read within ``limit``:
-        what ``_transport.exchange`` does over ``handle_async_request``, without the
-        ``httpx.Request`` to build and adapt, nor the streamed ``httpx.Response`` to read back
-        (about a third of the SDK's cost per call on this path: docs/guide/performance.md).
+    ) -> httpx.Response:
+        """One POST of an operation call straight over aiohttp: what
+        :meth:`handle_async_request` does, without an ``httpx.Request`` to build and adapt
+        (with the response read through ``_transport.receive``; together about a third of the
+        CPU per call on this path: docs/guide/performance.md).
 
         ``headers`` are the SDK's own (``_runtime._Call``), ASCII with no control character;
-        ``timeouts`` is httpx's timeout extension, as the call would have given httpx.
-        The response carries no request: the call attaches the one it would have sent, only to
-        a response it keeps (``_Call._sent``). Errors are the public ones, raised outside the
-        ``except`` blocks, with no chained cause (see ``_transport.exchange``).
+        ``timeouts`` is httpx's timeout extension, as the call would have given httpx. The
+        response carries no request: the call attaches the one it would have sent, only to a
+        response it keeps (``_Call._sent``). Errors are httpx's, as from handle_async_request.
         """
-        mapped: BaseException | None = None
+        if self.pool.closed:
+            raise httpx.ConnectError(_CLOSED)
         try:
-            if self.pool.closed:
-                raise httpx.ConnectError(_CLOSED)
             reply = await self._send("POST", url, headers, content, timeouts, None)
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            mapped = _transport.mapped_error(_mapped(exc, None))
-        except httpx.ConnectError as exc:
-            mapped = _transport.mapped_error(exc)
-        if mapped is not None:
-            raise mapped
-        body = _Body(reply, None)
-        response = httpx.Response(  # given its stream, httpx reads nothing here
-            reply.status,
-            headers=reply.raw_headers,
-            stream=body,
-            extensions=_extensions(reply.reason, reply.version),
-        )
-        try:
-            data = await _transport.read_body(response, body, limit)
-        except Exception as exc:
-            mapped = _transport.mapped_error(exc, response)
-            if mapped is None:
-                raise
-        finally:
-            await body.aclose()
-        if mapped is not None:
-            raise mapped
-        return _transport.Exchange(response, data)
+            raise _mapped(exc, None) from exc
+        return _response(reply, None)
 
     async def _send(
         self,
@@ -214,6 +180,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
 
 _CLOSED = "the transport is closed"
+
+
+def _response(reply: aiohttp.ClientResponse, request: httpx.Request | None) -> httpx.Response:
+    return httpx.Response(  # given its stream, httpx reads nothing here
+        reply.status,
+        headers=reply.raw_headers,
+        stream=_Body(reply, request),
+        request=request,
+        extensions=_extensions(reply.reason, reply.version),
+    )
 
 
 class _Body(httpx.AsyncByteStream):

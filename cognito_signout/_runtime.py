@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ._revocations import Revocations
 from ._ratelimit import ClientRateLimiter
 from ._token import _HOW_TO_CONFIGURE, Scrubber, region_from_token
-from ._transport import Exchange, exchange
+from ._transport import Exchange, exchange, receive
 from ._version import __version__
 
 logger = logging.getLogger("cognito_signout")
@@ -309,11 +309,13 @@ class _Call:
         lane = self.lane
         if lane is not None:
             # Straight over aiohttp from the call's own headers and body: no httpx.Request to
-            # build and adapt, no streamed httpx.Response to read back (performance.md).
-            attempt = f"attempt={self.number}; max={self.config.retry_config.max_attempts}"
-            wire = [*self._head, ("amz-sdk-request", attempt), *self._tail]
-            return lane.exchange(self.url, wire, self.body, self.timeout)
+            # build and adapt (performance.md).
+            wire = [*self._head, ("amz-sdk-request", self._attempt_header()), *self._tail]
+            return receive(lane.open(self.url, wire, self.body, self.timeout))
         return exchange(self.send, self.build_request())
+
+    def _attempt_header(self) -> str:
+        return f"attempt={self.number}; max={self.config.retry_config.max_attempts}"
 
     def _sent(self, response: httpx.Response) -> httpx.Response:
         """``response``, with the request it answered. The aiohttp lane built none to send, so
@@ -323,7 +325,7 @@ class _Call:
         return response
 
     def build_request(self) -> httpx.Request:
-        attempt = f"attempt={self.number}; max={self.config.retry_config.max_attempts}"
+        attempt = self._attempt_header()
         encoded = self._encoded
         if encoded is None:
             encoded = self._encoded = (_encoded(self._head), _encoded(self._tail))

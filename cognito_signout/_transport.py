@@ -1,6 +1,6 @@
 """HTTP transport: the transport a Client owns, one exchange with a capped body, error mapping.
 
-Every lower-layer exception is mapped to the public hierarchy in :func:`mapped_error`, the
+Every lower-layer exception is mapped to the public hierarchy in :func:`_mapped`, the
 single place where httpx's errors become ours. Timeouts are always ``errors.TimeoutError``;
 failed connections are ``errors.DispatchFailure``.
 """
@@ -72,7 +72,7 @@ class OwnedTransport(httpx.AsyncBaseTransport):
         return self._route(url)[0]
 
     def aiohttp_lane(self, url: httpx.URL) -> AiohttpTransport | None:
-        """The aiohttp transport that carries ``url`` (``AiohttpTransport.exchange``), or None
+        """The aiohttp transport that carries ``url`` (``AiohttpTransport.open``), or None
         when httpcore does (the default, or a SOCKS proxy aiohttp cannot speak)."""
         return self._route(url)[1]
 
@@ -152,18 +152,30 @@ async def exchange(
     (decoded; MAX_BODY_BYTES for an operation, less for a key set, see _verify.py).
 
     ``send`` is the owned transport's ``handle_async_request``, or a caller's client's ``send``
-    (``Runtime`` picks it once). Errors are mapped to the public hierarchy and raised outside
-    the ``except`` block, with no chained cause: the lower layers' exceptions hold the request
-    (the token in its body) and their frames hold it in their locals, which locals-capturing
-    error reporters store. The cause's type and message, scrubbed, are in the error's text.
+    (``Runtime`` picks it once).
+    """
+    return await receive(send(request), limit=limit)
+
+
+async def receive(
+    sending: Awaitable[httpx.Response], *, limit: int = MAX_BODY_BYTES
+) -> Exchange:
+    """Await the response ``sending`` stands for and read its whole body within ``limit``:
+    the one reader of every transport's answers (``exchange``, and the aiohttp lane's
+    ``AiohttpTransport.open``, which sends without an ``httpx.Request``).
+
+    Errors are mapped to the public hierarchy and raised outside the ``except`` block, with no
+    chained cause: the lower layers' exceptions hold the request (the token in its body) and
+    their frames hold it in their locals, which locals-capturing error reporters store. The
+    cause's type and message, scrubbed, are in the error's text.
     """
     # try/except rather than a mapping context manager: two context managers per call cost
     # more than the rest of this function.
     mapped: errors.SdkError | None = None
     try:
-        response = await send(request)
+        response = await sending
     except Exception as exc:
-        mapped = mapped_error(exc)
+        mapped = _mapped(exc)
         if mapped is None:
             raise
     if mapped is not None:
@@ -171,7 +183,7 @@ async def exchange(
     try:
         body = await _read_capped(response, limit)
     except Exception as exc:
-        mapped = mapped_error(exc, response)
+        mapped = _mapped(exc, response)
         if mapped is None:
             raise
     finally:
@@ -195,14 +207,6 @@ async def _read_capped(response: httpx.Response, limit: int = MAX_BODY_BYTES) ->
                     response, f"response body is larger than {limit} bytes"
                 )
             return body
-    return await read_body(response, _raw_chunks(response), limit)
-
-
-async def read_body(
-    response: httpx.Response, chunks: AsyncIterator[bytes], limit: int = MAX_BODY_BYTES
-) -> bytes:
-    """The body of ``response`` from its raw ``chunks``, decoded, never more than ``limit``
-    bytes: the one reader of every transport's bodies (the aiohttp lane's too, _aiohttp.py)."""
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("identity", "", "gzip", "deflate", "x-gzip"):
         # Only a short prefix is echoed: the header is the server's to fill, with anything.
@@ -216,7 +220,7 @@ async def read_body(
     parts: list[bytes] = []
     size = 0
     compressed = False
-    async for raw in chunks:
+    async for raw in _raw_chunks(response):
         if decoder is not None:
             compressed = compressed or bool(raw)
             try:
@@ -263,9 +267,7 @@ def _request_id(response: httpx.Response) -> str | None:
     return scrub(found[:200], None) if found else None
 
 
-def mapped_error(
-    exc: Exception, response: httpx.Response | None = None
-) -> errors.SdkError | None:
+def _mapped(exc: Exception, response: httpx.Response | None = None) -> errors.SdkError | None:
     """The public error ``exc`` stands for, or None if it passes through as it is."""
     if isinstance(exc, httpx.TransportError | OSError):
         timeout = _timeout_kind(exc)

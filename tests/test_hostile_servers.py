@@ -5,8 +5,8 @@ arrived, never reports a sign-out it cannot confirm, never follows a redirect (s
 never reaches another host), and keeps memory bounded whatever the body.
 
 Each case runs on both owned transports: httpcore, and aiohttp, whose calls go straight over
-aiohttp without httpx's request and response objects (``AiohttpTransport.exchange``), so they
-read and cap bodies on a path of their own.
+aiohttp without an httpx.Request (``AiohttpTransport.open``), and whose error paths attach the
+request a kept response carries on a path of their own (``_Call._sent``).
 """
 
 from __future__ import annotations
