@@ -577,8 +577,11 @@ def loopback_integration(url: str, **kwargs: Any) -> CognitoSignOut:
 
 
 @contextlib.asynccontextmanager
-async def in_process(cognito: CognitoSignOut) -> AsyncIterator[httpx.AsyncClient]:
-    app = make_app(cognito)
+async def in_process(
+    cognito: CognitoSignOut, app_of: Callable[[CognitoSignOut], FastAPI] = make_app
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app ``app_of`` makes of ``cognito``, served in-process through its lifespan."""
+    app = app_of(cognito)
     async with (
         cognito.lifespan(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://app") as http,
@@ -682,22 +685,12 @@ async def test_sign_out_records_the_cutoff_without_a_user_pool(moto: MotoCognito
     async with (
         TokenVerifier(moto.pool_id, [moto.client_id], revocations=store,
                       config=moto_config(moto)) as verifier,
-        in_process_without_pool(cognito) as http,
+        in_process(cognito, make_app_without_pool) as http,
     ):
         assert (await verifier.verify(user.access_token)).username == user.username
         assert (await http.post("/sign-out", headers=bearer(user.access_token))).status_code == 204
         with pytest.raises(errors.TokenRevoked):
             await verifier.verify(user.access_token)
-
-
-@contextlib.asynccontextmanager
-async def in_process_without_pool(cognito: CognitoSignOut) -> AsyncIterator[httpx.AsyncClient]:
-    app = make_app_without_pool(cognito)
-    async with (
-        cognito.lifespan(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://app") as http,
-    ):
-        yield http
 
 
 @on_both_backends
@@ -714,7 +707,7 @@ async def test_a_client_factory_must_record_in_the_same_store(moto: MotoCognito)
         client_factory=lambda config: Client(config, revocations=cognito.revocations),
     )
     user = moto.create_user()
-    async with in_process_without_pool(cognito) as http:
+    async with in_process(cognito, make_app_without_pool) as http:
         assert (await http.post("/sign-out", headers=bearer(user.access_token))).status_code == 204
     assert len(store) == 1
 
