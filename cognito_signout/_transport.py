@@ -333,7 +333,17 @@ def _timeout_kind(exc: BaseException) -> errors.TimeoutKind | None:
 
 
 def _safe(exc: BaseException) -> str:
+    """``exc``'s message, short and scrubbed; when it has none (httpcore's trio backend raises
+    an empty ConnectError for a certificate it refused), the first cause in its chain that
+    says what happened."""
     # httpx's messages name hosts and errno texts, never request bodies; keep them short, and
     # scrub anything token-shaped in case a lower layer quoted what it was sending.
-    return scrub(str(exc)[:200], None)
-
+    text = str(exc)
+    cause: BaseException | None = exc
+    for _ in range(4):  # a few links: the chain is the lower layers', of any length
+        if text or cause is None:
+            break
+        cause = cause.__cause__ or cause.__context__
+        if cause is not None and str(cause):
+            text = f"{type(cause).__name__}: {cause}"
+    return scrub(text[:200], None)

@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -161,15 +163,18 @@ Handler = Callable[[Conn, Request], bool]
 class LoopbackServer:
     """A thread-per-connection HTTP/1.1 server on 127.0.0.1 driven by a :data:`Handler`."""
 
-    def __init__(self, handler: Handler, *, backlog: int = 1024) -> None:
+    def __init__(
+        self, handler: Handler, *, backlog: int = 1024, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.handler = handler
+        self._tls = tls  # a server-side context: every connection speaks TLS first
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._listener.bind((HOST, 0))
         self._listener.listen(backlog)
         self._listener.settimeout(0.02)  # the accept loop polls the stop flag
         self.port: int = self._listener.getsockname()[1]
-        self.url = f"http://{HOST}:{self.port}/"
+        self.url = f"{'https' if tls else 'http'}://{HOST}:{self.port}/"
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -178,6 +183,7 @@ class LoopbackServer:
         self.connections_total = 0
         self.open_connections = 0
         self.max_open_connections = 0
+        self.handshakes = 0  # TLS handshakes begun (a connection each)
         self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
 
     @property
@@ -237,8 +243,11 @@ class LoopbackServer:
             thread.start()
 
     def _serve(self, sock: socket.socket, number: int) -> None:
-        conn = Conn(sock, self, number)
         try:
+            if self._tls is not None:
+                self.handshakes += 1
+                sock = self._tls.wrap_socket(sock, server_side=True)
+            conn = Conn(sock, self, number)
             while not self._stopping.is_set():
                 request = conn.read_request()
                 if request is None:
@@ -258,8 +267,8 @@ class LoopbackServer:
 
 
 @contextlib.contextmanager
-def serve(handler: Handler) -> Iterator[LoopbackServer]:
-    with LoopbackServer(handler) as server:
+def serve(handler: Handler, *, tls: ssl.SSLContext | None = None) -> Iterator[LoopbackServer]:
+    with LoopbackServer(handler, tls=tls) as server:
         yield server
 
 
@@ -475,6 +484,34 @@ def compressed(status: int, payload: bytes, encoding: str = "gzip") -> Handler:
 
 def gzip_of(data: bytes) -> bytes:
     return gzip.compress(data)
+
+
+def tunnel(conn: Conn, request: Request) -> bool:
+    """An HTTP proxy's CONNECT: answers 200, then relays bytes both ways (TLS, untouched) until
+    either side closes. Anything but a CONNECT to 127.0.0.1 is refused."""
+    host, _, port = request.target.rpartition(":")
+    if request.method != "CONNECT" or host != HOST:
+        conn.respond(405, b"", [])
+        return False
+    with socket.create_connection((HOST, int(port)), timeout=5) as upstream:
+        conn.send(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        if conn._buffer:  # bytes the client sent after the CONNECT, already read
+            upstream.sendall(conn._buffer)
+        ends: list[socket.socket] = [conn.sock, upstream]
+        deadline = time.monotonic() + 10  # bounded: a test's tunnel never outlives it
+        while time.monotonic() < deadline:
+            # a TLS proxy's socket can hold decrypted bytes that select() cannot see
+            ready: list[socket.socket] = [
+                e for e in ends if isinstance(e, ssl.SSLSocket) and e.pending()
+            ]
+            if not ready:
+                ready, _, _ = select.select(ends, [], [], 0.05)
+            for end in ready:
+                data = end.recv(65536)
+                if not data:
+                    return False
+                (upstream if end is conn.sock else conn.sock).sendall(data)
+    return False
 
 
 def redirect(location: str, status: int = 307) -> Handler:
