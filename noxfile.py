@@ -189,7 +189,7 @@ def docs(session: nox.Session) -> None:
 
 # The edges of what pyproject.toml admits for the HTTP stacks (httpx>=0.28,<1; aiohttp>=3.10.6).
 _PINS = {
-    "oldest": ["httpx==0.28.0", "aiohttp==3.10.6"],
+    "oldest": ["httpx==0.28.0", "httpcore==1.0.9", "aiohttp==3.10.6"],
     "newest": ["httpx<1", "httpcore", "aiohttp"],
 }
 

@@ -24,7 +24,6 @@ from ._config import Config
 from ._operation import Operation
 
 if TYPE_CHECKING:
-    from ._aiohttp import AiohttpTransport
     from ._operation import InputSource
     from ._revocations import Revocations
 from ._ratelimit import ClientRateLimiter
@@ -123,14 +122,14 @@ class Runtime:
             self._send = self._owned.handle_async_request
         return self._send
 
-    def aiohttp_lane(self, url: httpx.URL) -> AiohttpTransport | None:
-        """The owned aiohttp transport for ``url``, when this client's calls go straight over
-        it (``_Call._exchange``); None on every other path: httpcore, a caller's client, a
-        transport a test installed. Asked after :meth:`sender`, which opens it."""
+    def lane(self, url: httpx.URL) -> _transport.Lane | None:
+        """The owned transport for ``url``, which this client's calls go straight over
+        (``_Call._exchange``); None for a caller's client or a transport a test installed,
+        which are handed an ``httpx.Request``. Asked after :meth:`sender`, which opens it."""
         owned = self._owned
         if owned is None or self._caller is not None or _transport.installed_transport():
             return None
-        return owned.aiohttp_lane(url)
+        return owned.route(url)
 
     def _caller_send(self, http: httpx.AsyncClient) -> _transport.Send:
         async def send(request: httpx.Request) -> httpx.Response:
@@ -193,7 +192,7 @@ class Runtime:
         headers, body = _protocol.serialize(operation.name, operation.params(operation_input))
         send = self.sender()
         # A mutator is handed an httpx.Request, so a call that has one goes through httpx.
-        lane = None if mutators else self.aiohttp_lane(url)
+        lane = None if mutators else self.lane(url)
         call = _Call(self, operation, config, url, headers, body, secrets, mutators, send, lane)
         operation_timeout = config.timeout_config.operation_timeout
         # httpx's, httpcore's and aiohttp's own log records are scrubbed of it (_logscrub.py)
@@ -273,7 +272,7 @@ class _Call:
         secrets: tuple[str, ...],
         mutators: Sequence[RequestMutator],
         send: _transport.Send,
-        lane: AiohttpTransport | None = None,
+        lane: _transport.Lane | None = None,
     ) -> None:
         self.runtime = runtime
         self.send = send
@@ -308,8 +307,8 @@ class _Call:
     def _exchange(self) -> Awaitable[Exchange]:
         lane = self.lane
         if lane is not None:
-            # Straight over aiohttp from the call's own headers and body: no httpx.Request to
-            # build and adapt (performance.md).
+            # Straight over the owned transport from the call's own headers and body: no
+            # httpx.Request to build and take apart again (docs/guide/performance.md).
             wire = [*self._head, ("amz-sdk-request", self._attempt_header()), *self._tail]
             return receive(lane.open(self.url, wire, self.body, self.timeout))
         return exchange(self.send, self.build_request())
@@ -318,8 +317,8 @@ class _Call:
         return f"attempt={self.number}; max={self.config.retry_config.max_attempts}"
 
     def _sent(self, response: httpx.Response) -> httpx.Response:
-        """``response``, with the request it answered. The aiohttp lane built none to send, so
-        a response that is kept (an error's) or copied gets the one httpx would have sent."""
+        """``response``, with the request it answered. A lane built none to send, so a
+        response that is kept (an error's) or copied gets the one httpx would have sent."""
         if self.lane is not None:
             response.request = self.build_request()
         return response

@@ -12,23 +12,37 @@ import contextlib
 import sys
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 import httpx
 
 from . import _protocol, errors
-from ._lanes import LaneTransport
 from ._proxies import ProxySettings
 from ._token import scrub
 
 if TYPE_CHECKING:
     from ._aiohttp import AiohttpTransport
+    from ._lanes import LaneTransport
 
 # GlobalSignOut's answers are a few hundred bytes; anything near this is not Cognito.
 MAX_BODY_BYTES = 1 << 20
 
 
 Kind = Literal["httpcore", "aiohttp"]
+
+
+class Lane(Protocol):
+    """What carries an operation call's own URL, headers and body, with no ``httpx.Request``
+    built (``_runtime._Call._exchange``): every transport a client owns
+    (:meth:`LaneTransport.open`, ``AiohttpTransport.open``). Its errors are httpx's."""
+
+    def open(
+        self,
+        url: httpx.URL,
+        headers: list[tuple[str, str]],
+        content: bytes,
+        timeouts: dict[str, float | None],
+    ) -> Awaitable[httpx.Response]: ...
 
 
 class OwnedTransport(httpx.AsyncBaseTransport):
@@ -39,6 +53,7 @@ class OwnedTransport(httpx.AsyncBaseTransport):
     :class:`~cognito_signout._lanes.LaneTransport`) or ``aiohttp``
     (:class:`~cognito_signout._aiohttp.AiohttpTransport`, asyncio only). The environment
     (proxies, ``SSL_CERT_FILE``) is read once, here, as httpx reads it when a client is made.
+    It is made inside the event loop that uses it (``Runtime.sender``).
     """
 
     def __init__(self, kind: Kind, max_connections: int) -> None:
@@ -48,14 +63,11 @@ class OwnedTransport(httpx.AsyncBaseTransport):
         self._ssl_context = httpx.create_ssl_context()
         self._pool: Any = None  # the aiohttp session shared by the direct and proxy transports
         self._direct = self._make(None)
-        self._via_proxy: dict[str, httpx.AsyncBaseTransport] = {}
+        self._via_proxy: dict[str, AiohttpTransport | LaneTransport] = {}
         # Most calls go to one or two endpoints: the route is decided once per origin.
-        self._routes: dict[
-            tuple[bytes, bytes, int | None],
-            tuple[httpx.AsyncBaseTransport, AiohttpTransport | None],
-        ] = {}
+        self._routes: dict[tuple[bytes, bytes, int | None], AiohttpTransport | LaneTransport] = {}
 
-    def _make(self, proxy: httpx.Proxy | None) -> httpx.AsyncBaseTransport:
+    def _make(self, proxy: httpx.Proxy | None) -> AiohttpTransport | LaneTransport:
         if self.kind == "aiohttp" and (proxy is None or proxy.url.scheme in ("http", "https")):
             from ._aiohttp import AiohttpTransport, Pool
 
@@ -65,37 +77,28 @@ class OwnedTransport(httpx.AsyncBaseTransport):
                 )
                 self._pool = Pool(self._ssl_context, limits)
             return AiohttpTransport(self._pool, proxy=proxy)
-        # httpcore, and the proxies aiohttp cannot speak (SOCKS)
-        return LaneTransport(self._size, ssl_context=self._ssl_context, proxy=proxy)
+        # httpcore, and the proxies aiohttp cannot speak (SOCKS). Imported here: httpcore loads
+        # anyio and trio, which a process that never sends must not pay for (tests/test_imports.py).
+        from ._lanes import LaneTransport
 
-    def route(self, url: httpx.URL) -> httpx.AsyncBaseTransport:
-        return self._route(url)[0]
+        return LaneTransport(
+            self._size, ssl_context=self._ssl_context, proxy=proxy
+        )
 
-    def aiohttp_lane(self, url: httpx.URL) -> AiohttpTransport | None:
-        """The aiohttp transport that carries ``url`` (``AiohttpTransport.open``), or None
-        when httpcore does (the default, or a SOCKS proxy aiohttp cannot speak)."""
-        return self._route(url)[1]
-
-    def _route(
-        self, url: httpx.URL
-    ) -> tuple[httpx.AsyncBaseTransport, AiohttpTransport | None]:
+    def route(self, url: httpx.URL) -> AiohttpTransport | LaneTransport:
+        """The transport that carries requests to ``url``: it is also their :class:`Lane`."""
         key = (url.raw_scheme, url.raw_host, url.port)
         route = self._routes.get(key)
         if route is None:
             proxy = self._proxies.proxy_for(str(url), url.host, url.port)
-            transport = self._direct
+            route = self._direct
             if proxy is not None:
                 if proxy not in self._via_proxy:
                     self._via_proxy[proxy] = self._make(httpx.Proxy(proxy))
-                transport = self._via_proxy[proxy]
-            lane = None
-            if self.kind == "aiohttp":
-                from ._aiohttp import AiohttpTransport  # loaded already: _make made it
-
-                lane = transport if isinstance(transport, AiohttpTransport) else None
+                route = self._via_proxy[proxy]
             if len(self._routes) >= 64:
                 self._routes.clear()
-            route = self._routes[key] = (transport, lane)
+            self._routes[key] = route
         return route
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -161,8 +164,8 @@ async def receive(
     sending: Awaitable[httpx.Response], *, limit: int = MAX_BODY_BYTES
 ) -> Exchange:
     """Await the response ``sending`` stands for and read its whole body within ``limit``:
-    the one reader of every transport's answers (``exchange``, and the aiohttp lane's
-    ``AiohttpTransport.open``, which sends without an ``httpx.Request``).
+    the one reader of every transport's answers (``exchange``, and a :class:`Lane`'s
+    ``open``, which sends without an ``httpx.Request``).
 
     Errors are mapped to the public hierarchy and raised outside the ``except`` block, with no
     chained cause: the lower layers' exceptions hold the request (the token in its body) and

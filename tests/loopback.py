@@ -616,7 +616,7 @@ def pool_connections(client: Any) -> tuple[int, int]:
     for transport in (owned._direct, *owned._via_proxy.values()):
         if isinstance(transport, LaneTransport):
             for lane in transport._all:
-                b, i = _httpcore_pool(lane._pool)
+                b, i = _httpcore_pool(lane)
                 busy, idle = busy + b, idle + i
         elif isinstance(transport, AiohttpTransport) and transport.pool.session is not None:
             connector: Any = transport.pool.session.connector
