@@ -56,11 +56,6 @@ class LaneTransport(httpx.AsyncBaseTransport):
         self._keepalive_expiry = keepalive_expiry
         self._proxy = proxy
         self._proxy_url = None if proxy is None else _core_url(proxy.url)
-        if proxy is not None and proxy.url.scheme not in ("http", "https", "socks5", "socks5h"):
-            raise errors.ConstructionFailure(
-                f"the proxy scheme {proxy.url.scheme[:20]!r} is not supported: use http, https, "
-                f"socks5 or socks5h"
-            )
         socks = proxy is not None and proxy.url.scheme.startswith("socks")
         if socks and importlib.util.find_spec("socksio") is None:
             raise errors.ConstructionFailure(

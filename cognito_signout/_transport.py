@@ -94,7 +94,7 @@ class OwnedTransport(httpx.AsyncBaseTransport):
             route = self._direct
             if proxy is not None:
                 if proxy not in self._via_proxy:
-                    self._via_proxy[proxy] = self._make(httpx.Proxy(proxy))
+                    self._via_proxy[proxy] = self._make(_proxy(proxy))
                 route = self._via_proxy[proxy]
             if len(self._routes) >= 64:
                 self._routes.clear()
@@ -109,6 +109,18 @@ class OwnedTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         for transport in (self._direct, *self._via_proxy.values()):
             await transport.aclose()
+
+
+def _proxy(url: str) -> httpx.Proxy:
+    try:
+        return httpx.Proxy(url)
+    except ValueError:
+        # httpx names the URL; only its scheme is said here (the URL may hold a password)
+        scheme = url.split("://", 1)[0][:20]
+        raise errors.ConstructionFailure(
+            f"the environment's proxy URL has the scheme {scheme!r}: use http, https, socks5 "
+            "or socks5h"
+        ) from None
 
 
 _installed: list[httpx.AsyncBaseTransport] = []

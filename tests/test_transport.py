@@ -184,3 +184,34 @@ async def test_a_callers_httpx_aiohttp_client_reports_refused_as_dispatch_failur
     async with HttpxAiohttpClient() as http, Client(config, http_client=http) as client:
         with pytest.raises(errors.DispatchFailure):
             await client.global_sign_out().access_token("t").send()
+
+
+@pytest.mark.parametrize("transport", ["httpcore", "aiohttp"])
+async def test_an_unusable_proxy_scheme_is_a_construction_failure(
+    transport: str, anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx refuses the URL with a ValueError that names it (password masked); the SDK says
+    which scheme, and never the URL."""
+    if transport == "aiohttp" and anyio_backend == "trio":
+        pytest.skip("aiohttp runs on asyncio only (a ConstructionFailure of its own under trio)")
+    monkeypatch.setenv("HTTPS_PROXY", "ftp://me:s3cret@127.0.0.1:9")
+    async with Client(Config(region="us-east-1", transport=transport)) as client:  # type: ignore[arg-type]
+        with pytest.raises(errors.ConstructionFailure, match="'ftp'") as info:
+            await client.global_sign_out().access_token(make_token("us-east-1")).send()
+    assert "s3cret" not in str(info.value) and "me:" not in str(info.value)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("socksio") is not None,
+    reason="checks the error for a missing socksio; socksio is installed here",
+)
+@pytest.mark.parametrize("transport", ["httpcore", "aiohttp"])
+async def test_a_socks_proxy_without_socksio_says_what_to_install(
+    transport: str, anyio_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if transport == "aiohttp" and anyio_backend == "trio":
+        pytest.skip("aiohttp runs on asyncio only (a ConstructionFailure of its own under trio)")
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://127.0.0.1:9")
+    async with Client(Config(region="us-east-1", transport=transport)) as client:  # type: ignore[arg-type]
+        with pytest.raises(errors.ConstructionFailure, match="pip install socksio"):
+            await client.global_sign_out().access_token(make_token("us-east-1")).send()
