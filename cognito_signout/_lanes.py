@@ -9,10 +9,13 @@ a free list. A request takes a free lane and gives it back when its response is 
 httpcore never has more than one request to think about.
 
 The lanes are httpcore's public pools (``AsyncConnectionPool``, and ``AsyncHTTPProxy`` or
-``AsyncSOCKSProxy`` for a proxy), built as ``httpx.AsyncHTTPTransport`` builds them, with one
-difference, which makes the default path cheaper (docs/guide/performance.md): an operation
-call hands a lane its own URL, headers and body (:meth:`LaneTransport.open`), with no
-``httpx.Request`` to build and then take apart again.
+``AsyncSOCKSProxy`` for a proxy), built as ``httpx.AsyncHTTPTransport`` builds them, with two
+differences, which make the default path cheaper (docs/guide/performance.md):
+
+- an operation call hands a lane its own URL, headers and body (:meth:`LaneTransport.open`),
+  with no ``httpx.Request`` to build and then take apart again;
+- under asyncio, the lanes do their I/O through :class:`~._asyncio_backend.AsyncioBackend`
+  rather than through anyio.
 
 Everything else is httpcore's: HTTP/1.1, keep-alive, TLS through one shared SSL context. Its
 exceptions become httpx's here (:func:`_httpx_error`), so ``_transport._mapped`` stays the one

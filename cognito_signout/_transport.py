@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 import httpx
+import sniffio
 
 from . import _protocol, errors
 from ._proxies import ProxySettings
@@ -62,6 +63,11 @@ class OwnedTransport(httpx.AsyncBaseTransport):
         self._proxies = ProxySettings.from_environment()
         self._ssl_context = httpx.create_ssl_context()
         self._pool: Any = None  # the aiohttp session shared by the direct and proxy transports
+        self._backend: Any = None  # httpcore's own I/O (anyio, trio) unless asyncio runs
+        if kind == "httpcore" and sniffio.current_async_library() == "asyncio":
+            from ._asyncio_backend import AsyncioBackend
+
+            self._backend = AsyncioBackend()
         self._direct = self._make(None)
         self._via_proxy: dict[str, AiohttpTransport | LaneTransport] = {}
         # Most calls go to one or two endpoints: the route is decided once per origin.
@@ -82,7 +88,7 @@ class OwnedTransport(httpx.AsyncBaseTransport):
         from ._lanes import LaneTransport
 
         return LaneTransport(
-            self._size, ssl_context=self._ssl_context, proxy=proxy
+            self._size, ssl_context=self._ssl_context, proxy=proxy, backend=self._backend
         )
 
     def route(self, url: httpx.URL) -> AiohttpTransport | LaneTransport:

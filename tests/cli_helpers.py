@@ -61,6 +61,11 @@ TRANSPORTS = (
     )),
 )
 
+# What each transport's refused connection is reported as: the SDK's asyncio backend for
+# httpcore names the refusal (ConnectionRefusedError); aiohttp's text only says that the
+# connect call failed.
+REFUSED = {"httpcore": "connection refused", "aiohttp": "connection refused or host unreachable"}
+
 
 def run_cli(
     *args: str, stdin: str = "", env: dict[str, str] | None = None

@@ -22,6 +22,7 @@ from . import loopback
 from .cli_helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
+    REFUSED,
     REVOKE_TARGET,
     TRANSPORTS,
     assert_no_token,
@@ -142,7 +143,7 @@ def test_a_refused_connection_is_reported_per_line_without_tls_on_http(transport
     )
 
     assert run.returncode == 6
-    expected = f"could not connect to {url.rstrip('/')} (connection refused or host unreachable)"
+    expected = f"could not connect to {url.rstrip('/')} ({REFUSED[transport]})"
     assert sorted(run.stderr.splitlines()) == [
         f"line 1: transport error: {expected}", f"line 2: transport error: {expected}",
     ]

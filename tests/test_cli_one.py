@@ -20,6 +20,7 @@ from . import loopback
 from .cli_helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
+    REFUSED,
     REVOKE_TARGET,
     TRANSPORTS,
     assert_no_token,
@@ -123,7 +124,7 @@ def test_a_refused_connection_says_what_failed_without_tls_on_http(transport: st
     human = run_cli(*argv, stdin=token, env=env)
     machine = run_cli(*argv, "--json", stdin=token, env=env)
 
-    expected = f"could not connect to {url.rstrip('/')} (connection refused or host unreachable)"
+    expected = f"could not connect to {url.rstrip('/')} ({REFUSED[transport]})"
     assert human.returncode == machine.returncode == 6
     assert human.stdout == ""
     assert human.stderr == f"cognito-signout: transport error: {expected}\n"
