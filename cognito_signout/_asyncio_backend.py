@@ -248,36 +248,14 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
             raise httpcore.ConnectTimeout(f"no connection within {timeout} s") from None
         except OSError as exc:  # refused, unreachable, a name that does not resolve
             raise httpcore.ConnectError(_describe(exc)) from exc
-        return _opened(transport, protocol, socket_options)
+        assert isinstance(transport, asyncio.Transport)
+        if socket_options:
+            sock: socket.socket = transport.get_extra_info("socket")
+            for option in socket_options:
+                sock.setsockopt(*option)
+        return _Stream(transport, protocol)
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport, protocol = await loop.create_unix_connection(_Protocol, path)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"no connection within {timeout} s") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(_describe(exc)) from exc
-        return _opened(transport, protocol, socket_options)
+    # connect_unix_socket stays httpcore's (NotImplementedError): the lanes never set uds=.
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-
-
-def _opened(
-    transport: asyncio.BaseTransport,
-    protocol: _Protocol,
-    socket_options: Iterable[httpcore.SOCKET_OPTION] | None,
-) -> _Stream:
-    assert isinstance(transport, asyncio.Transport)
-    if socket_options:
-        sock: socket.socket = transport.get_extra_info("socket")
-        for option in socket_options:
-            sock.setsockopt(*option)
-    return _Stream(transport, protocol)

@@ -24,10 +24,13 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
+
+if TYPE_CHECKING:
+    from cognito_signout import Config
 
 HOST = "127.0.0.1"
 _MAX_HEAD = 64 * 1024
@@ -322,6 +325,37 @@ class NeverAccepting:
         self._listener.close()
 
 
+class Silent:
+    """Accepts every connection and then neither reads nor writes: a TLS handshake that never
+    ends, or a peer whose receive buffer fills so that writes stall."""
+
+    def __init__(self) -> None:
+        self._listener = socket.socket()
+        self._listener.bind((HOST, 0))
+        self._listener.listen(8)
+        self._listener.settimeout(0.05)  # the accept loop polls the stop flag
+        self.port: int = self._listener.getsockname()[1]
+        self._accepted: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError):
+                self._accepted.append(self._listener.accept()[0])
+
+    def __enter__(self) -> Silent:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        for sock in self._accepted:
+            sock.close()
+        self._listener.close()
+
+
 # --- scripts: handlers for the failure modes ------------------------------------------------
 
 JSON = "application/x-amz-json-1.1"
@@ -585,6 +619,35 @@ class Recorder:
 
 
 # --- the client side ------------------------------------------------------------------------
+
+# Each case of a module that imports this fixture runs on every transport a Client owns:
+# httpcore under asyncio (the SDK's asyncio network backend) and under trio (httpcore's own),
+# and aiohttp (asyncio only). The module's TRANSPORT says which, for sdk_config().
+@pytest.fixture(
+    name="anyio_backend",
+    params=[("asyncio", "httpcore"), ("trio", "httpcore"), ("asyncio", "aiohttp")],
+    ids=["asyncio-httpcore", "trio-httpcore", "asyncio-aiohttp"],
+)
+def every_owned_transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    backend, transport = request.param
+    monkeypatch.setattr(request.module, "TRANSPORT", transport)
+    return str(backend)
+
+
+def sdk_config(url: str, transport: str, **overrides: object) -> Config:
+    """A Config for ``url`` on ``transport``, with short timeouts: a failure test waits for
+    nothing longer than it must."""
+    from cognito_signout import Config, TimeoutConfig
+
+    values: dict[str, object] = {
+        "region": "us-east-1",
+        "endpoint_url": url,
+        "timeout_config": TimeoutConfig(connect_timeout=1, read_timeout=2),
+        "transport": transport,
+    }
+    values.update(overrides)
+    return Config(**values)  # type: ignore[arg-type]
+
 
 PROXY_VARIABLES = (
     "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import socket
-import threading
 import warnings
-from collections.abc import Iterator
 
 import httpcore
 import pytest
@@ -108,26 +105,13 @@ async def test_a_fast_server_cannot_grow_the_buffer_past_the_high_water_mark() -
         await stream.aclose()
 
 
-@pytest.fixture
-def never_reading() -> Iterator[int]:
-    """Accepts one connection and never reads from it: writes stall once buffers fill."""
-    listener = socket.socket()
-    listener.bind((loopback.HOST, 0))
-    listener.listen(1)
-    accepted: list[socket.socket] = []
-    thread = threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        thread.join(2)
-        for sock in accepted:
-            sock.close()
-        listener.close()
+async def test_a_stalled_write_times_out_and_closing_frees_the_socket() -> None:
+    with loopback.Silent() as silent:
+        await _stall_a_write_then_close(silent.port)
 
 
-async def test_a_stalled_write_times_out_and_closing_frees_the_socket(never_reading: int) -> None:
-    stream = await AsyncioBackend().connect_tcp(loopback.HOST, never_reading, timeout=2)
+async def _stall_a_write_then_close(port: int) -> None:
+    stream = await AsyncioBackend().connect_tcp(loopback.HOST, port, timeout=2)
     sock = stream.get_extra_info("socket")
 
     async def fill() -> None:

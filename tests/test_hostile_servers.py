@@ -23,18 +23,17 @@ from cognito_signout import (
     Config,
     GlobalSignOutOutput,
     RetryConfig,
-    TimeoutConfig,
     errors,
 )
 from cognito_signout._transport import MAX_BODY_BYTES
 
 from . import loopback
+from .loopback import every_owned_transport  # noqa: F401 (the anyio_backend fixture)
 from .tokens import TOKEN
 
 pytestmark = pytest.mark.anyio
 E = TypeVar("E", bound=errors.SdkError)
 HTML = [("Content-Type", "text/html"), ("x-amzn-RequestId", "html-page")]
-
 
 
 @pytest.fixture(autouse=True)
@@ -45,26 +44,8 @@ def _instant(instant_retries: None) -> None:
 TRANSPORT = "httpcore"  # what _config gives every case; set per run by anyio_backend
 
 
-@pytest.fixture(
-    params=[("asyncio", "httpcore"), ("trio", "httpcore"), ("asyncio", "aiohttp")],
-    ids=["asyncio-httpcore", "trio-httpcore", "asyncio-aiohttp"],
-)
-def anyio_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """conftest's backends, each with the transports it runs (aiohttp is asyncio only)."""
-    backend, transport = request.param
-    monkeypatch.setattr(f"{__name__}.TRANSPORT", transport)
-    return str(backend)
-
-
 def _config(url: str, **overrides: object) -> Config:
-    values: dict[str, object] = {
-        "region": "us-east-1",
-        "endpoint_url": url,
-        "timeout_config": TimeoutConfig(connect_timeout=1, read_timeout=2),
-        "transport": TRANSPORT,
-    }
-    values.update(overrides)
-    return Config(**values)  # type: ignore[arg-type]
+    return loopback.sdk_config(url, TRANSPORT, **overrides)
 
 
 async def _send(url: str, **overrides: object) -> GlobalSignOutOutput:

@@ -8,10 +8,7 @@ aiohttp. The client trusts the test CA the way a user's deployment would, throug
 
 from __future__ import annotations
 
-import socket
 import ssl
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -28,21 +25,12 @@ from cognito_signout import (
 )
 
 from . import loopback
+from .loopback import every_owned_transport  # noqa: F401 (the anyio_backend fixture)
 from .tokens import TOKEN
 
 pytestmark = pytest.mark.anyio
 
-TRANSPORT = "httpcore"
-
-
-@pytest.fixture(
-    params=[("asyncio", "httpcore"), ("trio", "httpcore"), ("asyncio", "aiohttp")],
-    ids=["asyncio-httpcore", "trio-httpcore", "asyncio-aiohttp"],
-)
-def anyio_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    backend, transport = request.param
-    monkeypatch.setattr(f"{__name__}.TRANSPORT", transport)
-    return str(backend)
+TRANSPORT = "httpcore"  # what _config gives every case; set per run by anyio_backend
 
 
 @pytest.fixture(scope="module")
@@ -67,14 +55,7 @@ def _server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
 
 
 def _config(url: str, **overrides: object) -> Config:
-    values: dict[str, object] = {
-        "region": "us-east-1",
-        "endpoint_url": url,
-        "timeout_config": TimeoutConfig(connect_timeout=1, read_timeout=2),
-        "transport": TRANSPORT,
-    }
-    values.update(overrides)
-    return Config(**values)  # type: ignore[arg-type]
+    return loopback.sdk_config(url, TRANSPORT, **overrides)
 
 
 async def _sign_out(url: str, times: int = 1, **overrides: object) -> list[GlobalSignOutOutput]:
@@ -138,41 +119,12 @@ async def test_without_the_ca_the_system_store_does_not_trust_it(
         await _sign_out(server.url)
 
 
-@pytest.fixture
-def silent_listener() -> Iterator[str]:
-    """Accepts TCP connections and never says a word: a TLS handshake that never ends."""
-    listener = socket.socket()
-    listener.bind((loopback.HOST, 0))
-    listener.listen(8)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.05)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"https://{loopback.HOST}:{listener.getsockname()[1]}/"
-    finally:
-        stop.set()
-        thread.join(2)
-        for sock in accepted:
-            sock.close()
-        listener.close()
-
-
-async def test_a_stalled_tls_handshake_is_a_connect_timeout(
-    silent_listener: str, trusted: None
-) -> None:
-    with anyio.fail_after(10), pytest.raises(errors.TimeoutError) as info:
+async def test_a_stalled_tls_handshake_is_a_connect_timeout(trusted: None) -> None:
+    with loopback.Silent() as silent, anyio.fail_after(10), pytest.raises(
+        errors.TimeoutError
+    ) as info:
         await _sign_out(
-            silent_listener,
+            f"https://{loopback.HOST}:{silent.port}/",
             timeout_config=TimeoutConfig(connect_timeout=0.3, read_timeout=2),
             retry_config=RetryConfig(max_attempts=1),
         )
