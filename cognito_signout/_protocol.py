@@ -149,27 +149,26 @@ def error_for(
     return cls(**common)
 
 
-def scrubbed_response(response: httpx.Response, body: bytes, token: Secrets) -> httpx.Response:
+def scrubbed_response(
+    response: httpx.Response,
+    body: bytes,
+    token: Secrets,
+    *,
+    request: httpx.Request | None = None,
+) -> httpx.Response:
     """A copy of ``response`` (and its request) that holds no trace of the token.
 
     Errors keep the response for debugging; without this, ``exc.response.request.content`` and
-    an emulator's echo in ``exc.response.text`` would both carry the credential.
+    an emulator's echo in ``exc.response.text`` would both carry the credential. ``request``,
+    when given, is one already built with a scrubbed body (``_runtime._Call._kept``): it is
+    kept as it is, instead of a scrubbed copy of ``response.request``.
     """
     # Public httpx API only. Built from ready streams and read, the copies are what content=
     # would make, without httpx preparing and normalising every header again (content= cost
     # about 10 us more per error). The request keeps its headers, with the length of its
     # scrubbed body; the response gets a Content-Length for its new body.
     clean = Scrubber.of(token)
-    request = response.request
-    sent = request.content
-    kept_request = clean.raw(sent) if token else sent
-    redacted_request = httpx.Request(
-        request.method, request.url, headers=request.headers,
-        stream=httpx.ByteStream(kept_request),
-    )
-    if len(kept_request) != len(sent) and "content-length" in redacted_request.headers:
-        redacted_request.headers["Content-Length"] = str(len(kept_request))
-    redacted_request.read()
+    redacted_request = request or _scrubbed_request(response.request, clean, bool(token))
     content = clean.body(body, limit=MAX_PARSED_BYTES)
     headers = []
     for name, value in response.headers.raw:
@@ -186,6 +185,18 @@ def scrubbed_response(response: httpx.Response, body: bytes, token: Secrets) -> 
         extensions={k: v for k, v in response.extensions.items() if k == "http_version"},
     )
     copy.read()  # the public way to a response whose .content, .text and .json() work
+    return copy
+
+
+def _scrubbed_request(request: httpx.Request, clean: Scrubber, scrub_body: bool) -> httpx.Request:
+    sent = request.content
+    kept = clean.raw(sent) if scrub_body else sent
+    copy = httpx.Request(
+        request.method, request.url, headers=request.headers, stream=httpx.ByteStream(kept)
+    )
+    if len(kept) != len(sent) and "content-length" in copy.headers:
+        copy.headers["Content-Length"] = str(len(kept))
+    copy.read()
     return copy
 
 

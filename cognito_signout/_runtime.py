@@ -26,6 +26,7 @@ from ._operation import Operation
 if TYPE_CHECKING:
     from ._operation import InputSource
     from ._revocations import Revocations
+from ._protocol import Secrets
 from ._ratelimit import ClientRateLimiter
 from ._token import _HOW_TO_CONFIGURE, Scrubber, region_from_token
 from ._transport import Exchange, exchange, receive
@@ -318,20 +319,36 @@ class _Call:
 
     def _sent(self, response: httpx.Response) -> httpx.Response:
         """``response``, with the request it answered. A lane built none to send, so a
-        response that is kept (an error's) or copied gets the one httpx would have sent."""
+        response that is copied (``_tamed``) gets the one httpx would have sent; an error's
+        kept copy gets a scrubbed one (``_kept``)."""
         if self.lane is not None:
             response.request = self.build_request()
         return response
 
-    def build_request(self) -> httpx.Request:
+    def _kept(self, response: httpx.Response, body: bytes, secrets: Secrets) -> httpx.Response:
+        """The scrubbed copy of ``response`` an error keeps. A lane sent no httpx.Request, so
+        the copy gets the one httpx would have sent, built once with its body scrubbed."""
+        request = None
+        if self.lane is not None:
+            body_kept = Scrubber.of(secrets).raw(self.body) if secrets else self.body
+            request = self.build_request(body_kept)
+        return _protocol.scrubbed_response(response, body, secrets, request=request)
+
+    def build_request(self, content: bytes | None = None) -> httpx.Request:
+        """The request of this attempt, as httpx would send it; with ``content`` for the body
+        (a scrubbed copy of it, ``_kept``) instead of the call's own."""
         attempt = self._attempt_header()
         encoded = self._encoded
         if encoded is None:
             encoded = self._encoded = (_encoded(self._head), _encoded(self._tail))
         head, tail = encoded
+        if content is None:
+            content = self.body
+        else:  # Content-Length is the tail's last header
+            tail = [*tail[:-1], (b"Content-Length", str(len(content)).encode("ascii"))]
         headers = httpx.Headers([*head, (b"amz-sdk-request", attempt.encode("ascii")), *tail])
         request = httpx.Request(
-            "POST", self.url, headers=headers, stream=httpx.ByteStream(self.body),
+            "POST", self.url, headers=headers, stream=httpx.ByteStream(content),
             extensions={"timeout": self.timeout},
         )
         request.read()  # .content, as with content=: respx, fakes and aiohttp read it
@@ -400,7 +417,7 @@ class _Call:
             try:
                 _protocol.check_success(response, body, token=secrets)
             except errors.ResponseError as exc:
-                exc.response = _protocol.scrubbed_response(self._sent(response), body, secrets)
+                exc.response = self._kept(response, body, secrets)
                 raise
             request_id = _protocol.request_id(response.headers)  # scrubbed if JWT-shaped
             if request_id is not None:
@@ -413,7 +430,7 @@ class _Call:
         # One Scrubber for the whole error path: working out what to hide costs more than
         # hiding it, and the kept copy, the message and the request id all need it.
         scrubber = self._scrubber = self._scrubber or Scrubber(secrets)
-        kept = _protocol.scrubbed_response(self._sent(response), body, scrubber)
+        kept = self._kept(response, body, scrubber)
         raise _protocol.error_for(
             kept, body, token=scrubber, table=self.operation.errors, headers=response.headers
         )

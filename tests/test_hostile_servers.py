@@ -69,7 +69,13 @@ def _no_token_in(exc: BaseException) -> None:
     response = getattr(exc, "response", None)
     if response is not None:
         assert TOKEN.encode() not in response.content
-        assert TOKEN.encode() not in response.request.content
+        kept = response.request
+        assert TOKEN.encode() not in kept.content
+        # the kept request is the one that was sent, but for its scrubbed body
+        assert kept.method == "POST"
+        assert kept.headers["content-length"] == str(len(kept.content))
+        assert kept.headers["x-amz-target"].endswith(".GlobalSignOut")
+        assert kept.headers["amz-sdk-request"].startswith("attempt=")
 
 
 # --- no response -----------------------------------------------------------------------------
