@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import socket
+import ssl
+import threading
 import warnings
 
 import httpcore
 import pytest
+import trustme
 
 from cognito_signout import Client, Config, RetryConfig
 from cognito_signout._asyncio_backend import _HIGH_WATER, AsyncioBackend
@@ -156,3 +160,39 @@ async def test_a_reset_mid_read_is_a_read_error() -> None:
         with pytest.raises(httpcore.ReadError):
             await drain()
         await stream.aclose()
+
+
+async def test_closing_a_tls_connection_does_not_wait_for_the_peers_close_notify() -> None:
+    """A TLS peer that stops answering after the handshake: asyncio's graceful close would
+    wait up to 30 s for its close_notify; the socket must go now, as with anyio's backend."""
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(loopback.HOST).configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    listener = socket.create_server((loopback.HOST, 0))
+    held: list[ssl.SSLSocket] = []
+
+    def handshake_then_hush() -> None:
+        conn, _ = listener.accept()
+        held.append(server_context.wrap_socket(conn, server_side=True))  # then silence
+
+    thread = threading.Thread(target=handshake_then_hush, daemon=True)
+    thread.start()
+    try:
+        plain = await AsyncioBackend().connect_tcp(
+            loopback.HOST, listener.getsockname()[1], timeout=2
+        )
+        stream = await plain.start_tls(client_context, server_hostname=loopback.HOST, timeout=2)
+        assert stream.get_extra_info("ssl_object") is not None
+        sock = stream.get_extra_info("socket")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)
+            await stream.aclose()
+            await asyncio.sleep(0)
+            assert sock.fileno() == -1
+    finally:
+        thread.join(2)
+        for conn in held:
+            conn.close()
+        listener.close()
