@@ -127,7 +127,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         ``headers`` are the SDK's own (``_runtime._Call``), ASCII with no control character;
         ``timeouts`` is httpx's timeout extension, as the call would have given httpx. The
         response carries no request: the call attaches the one it would have sent, only to a
-        response it keeps (``_Call._sent``). Errors are httpx's, as from handle_async_request.
+        response it keeps (``_Call._kept``). Errors are httpx's, as from handle_async_request.
         """
         if self.pool.closed:
             raise httpx.ConnectError(_CLOSED)

@@ -275,6 +275,14 @@ def serve(handler: Handler, *, tls: ssl.SSLContext | None = None) -> Iterator[Lo
         yield server
 
 
+def tls_context(ca: Any, *names: str) -> ssl.SSLContext:
+    """A server-side TLS context with a certificate from ``ca`` (a ``trustme.CA``) for
+    ``names``, 127.0.0.1 and localhost by default: ``serve(..., tls=)``."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(*(names or (HOST, "localhost"))).configure_cert(context)
+    return context
+
+
 def refused_url() -> str:
     """A loopback URL where nothing listens: connecting is refused at once."""
     with socket.socket() as sock:

@@ -33,6 +33,13 @@ def anyio_backend() -> str:
     return "asyncio"  # the backend is asyncio's; trio keeps httpcore's own
 
 
+async def _asked(port: int) -> httpcore.AsyncNetworkStream:
+    """A connection to ``port`` that has sent one bodiless POST."""
+    stream = await AsyncioBackend().connect_tcp(loopback.HOST, port, timeout=2)
+    await stream.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    return stream
+
+
 def _closed_after_answering(conn: loopback.Conn, request: loopback.Request) -> bool:
     """Says keep-alive, answers, then closes the idle connection."""
     conn.respond()
@@ -60,8 +67,7 @@ async def test_is_readable_sees_a_close_before_the_loop_does() -> None:
     """httpcore asks before reusing an idle connection; the socket itself is asked, so a close
     that arrived since the loop last polled counts too."""
     with loopback.serve(_closed_after_answering) as server:
-        stream = await AsyncioBackend().connect_tcp(loopback.HOST, server.port, timeout=2)
-        await stream.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        stream = await _asked(server.port)
         assert await stream.read(65536, timeout=2)
         # no await from here on: the event loop never runs, so only the socket can tell
         assert server.wait_until(lambda: server.open_connections == 0)
@@ -71,8 +77,7 @@ async def test_is_readable_sees_a_close_before_the_loop_does() -> None:
 
 async def test_an_idle_open_connection_is_not_readable() -> None:
     with loopback.serve(loopback.ok) as server:
-        stream = await AsyncioBackend().connect_tcp(loopback.HOST, server.port, timeout=2)
-        await stream.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        stream = await _asked(server.port)
         await asyncio.sleep(0.1)
         first = await stream.read(65536, timeout=2)
         assert first.startswith(b"HTTP/1.1 200")
@@ -94,8 +99,7 @@ def _fire_hose(conn: loopback.Conn, request: loopback.Request) -> bool:
 
 async def test_a_fast_server_cannot_grow_the_buffer_past_the_high_water_mark() -> None:
     with loopback.serve(_fire_hose) as server:
-        stream = await AsyncioBackend().connect_tcp(loopback.HOST, server.port, timeout=2)
-        await stream.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        stream = await _asked(server.port)
         protocol = stream._protocol  # type: ignore[attr-defined]
         received = peak = 0
         while received < 16 << 20:
@@ -135,8 +139,7 @@ async def _stall_a_write_then_close(port: int) -> None:
 
 async def test_a_read_times_out_with_httpcores_error() -> None:
     with loopback.serve(loopback.stall_before_response) as server:
-        stream = await AsyncioBackend().connect_tcp(loopback.HOST, server.port, timeout=2)
-        await stream.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        stream = await _asked(server.port)
         with pytest.raises(httpcore.ReadTimeout):
             await stream.read(65536, timeout=0.1)
         await stream.aclose()
@@ -150,8 +153,7 @@ async def test_a_refused_connection_is_httpcores_connect_error() -> None:
 
 async def test_a_reset_mid_read_is_a_read_error() -> None:
     with loopback.serve(loopback.reset_before_response) as server:
-        stream = await AsyncioBackend().connect_tcp(loopback.HOST, server.port, timeout=2)
-        await stream.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        stream = await _asked(server.port)
 
         async def drain() -> None:
             while await stream.read(65536, timeout=2):
@@ -166,8 +168,7 @@ async def test_closing_a_tls_connection_does_not_wait_for_the_peers_close_notify
     """A TLS peer that stops answering after the handshake: asyncio's graceful close would
     wait up to 30 s for its close_notify; the socket must go now, as with anyio's backend."""
     ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(loopback.HOST).configure_cert(server_context)
+    server_context = loopback.tls_context(ca)
     client_context = ssl.create_default_context()
     ca.configure_trust(client_context)
     listener = socket.create_server((loopback.HOST, 0))

@@ -4,9 +4,10 @@ Every case ends in the right typed error, keeps the HTTP status and request id w
 arrived, never reports a sign-out it cannot confirm, never follows a redirect (so the token
 never reaches another host), and keeps memory bounded whatever the body.
 
-Each case runs on both owned transports: httpcore, and aiohttp, whose calls go straight over
-aiohttp without an httpx.Request (``AiohttpTransport.open``), and whose error paths attach the
-request a kept response carries on a path of their own (``_Call._sent``).
+Each case runs on every owned transport (httpcore under asyncio and trio, and aiohttp). Their
+calls go straight over the transport without an httpx.Request (``LaneTransport.open``,
+``AiohttpTransport.open``), so their error paths attach the request a kept response carries on
+a path of their own (``_Call._kept``).
 """
 
 from __future__ import annotations

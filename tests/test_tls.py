@@ -8,7 +8,6 @@ aiohttp. The client trusts the test CA the way a user's deployment would, throug
 
 from __future__ import annotations
 
-import ssl
 from pathlib import Path
 
 import anyio
@@ -48,12 +47,6 @@ def trusted(ca: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     loopback.clear_proxy_environment(monkeypatch)
 
 
-def _server_context(ca: trustme.CA, *names: str) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(*(names or ("127.0.0.1", "localhost"))).configure_cert(context)
-    return context
-
-
 def _config(url: str, **overrides: object) -> Config:
     return loopback.sdk_config(url, TRANSPORT, **overrides)
 
@@ -70,7 +63,7 @@ def _answer_with_id(conn: loopback.Conn, request: loopback.Request) -> bool:
 async def test_a_sign_out_over_https_reuses_its_connection(
     ca: trustme.CA, trusted: None
 ) -> None:
-    with loopback.serve(_answer_with_id, tls=_server_context(ca)) as server:
+    with loopback.serve(_answer_with_id, tls=loopback.tls_context(ca)) as server:
         outs = await _sign_out(server.url, times=3)
     assert [out.request_id for out in outs] == ["tls-0", "tls-1", "tls-2"]
     # one handshake, one connection: keep-alive works over TLS
@@ -84,7 +77,7 @@ async def test_an_untrusted_certificate_is_a_dispatch_failure_and_sends_nothing(
 ) -> None:
     stranger = trustme.CA()  # not the CA the client trusts
     with (
-        loopback.serve(loopback.ok, tls=_server_context(stranger)) as server,
+        loopback.serve(loopback.ok, tls=loopback.tls_context(stranger)) as server,
         pytest.raises(errors.DispatchFailure) as info,
     ):
         await _sign_out(server.url)
@@ -97,7 +90,7 @@ async def test_a_certificate_for_another_host_is_a_dispatch_failure(
     ca: trustme.CA, trusted: None
 ) -> None:
     with (
-        loopback.serve(loopback.ok, tls=_server_context(ca, "cognito.example.org")) as server,
+        loopback.serve(loopback.ok, tls=loopback.tls_context(ca, "cognito.example.org")) as server,
         pytest.raises(errors.DispatchFailure),
     ):
         await _sign_out(server.url)
@@ -113,7 +106,7 @@ async def test_without_the_ca_the_system_store_does_not_trust_it(
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     loopback.clear_proxy_environment(monkeypatch)
     with (
-        loopback.serve(loopback.ok, tls=_server_context(ca)) as server,
+        loopback.serve(loopback.ok, tls=loopback.tls_context(ca)) as server,
         pytest.raises(errors.DispatchFailure),
     ):
         await _sign_out(server.url)
@@ -138,7 +131,7 @@ async def test_https_through_a_connect_proxy(
     the CONNECT and ciphertext, never the token."""
     proxy = loopback.Recorder(loopback.tunnel)
     with loopback.serve(proxy) as proxy_server, loopback.serve(
-        _answer_with_id, tls=_server_context(ca)
+        _answer_with_id, tls=loopback.tls_context(ca)
     ) as server:
         monkeypatch.setenv("HTTPS_PROXY", proxy_server.url)
         outs = await _sign_out(server.url, times=2)
@@ -153,8 +146,8 @@ async def test_https_through_a_tls_proxy(
 ) -> None:
     """An https:// proxy: TLS to the proxy, then TLS to the endpoint inside that (TLS in TLS)."""
     proxy = loopback.Recorder(loopback.tunnel)
-    with loopback.serve(proxy, tls=_server_context(ca)) as proxy_server, loopback.serve(
-        _answer_with_id, tls=_server_context(ca)
+    with loopback.serve(proxy, tls=loopback.tls_context(ca)) as proxy_server, loopback.serve(
+        _answer_with_id, tls=loopback.tls_context(ca)
     ) as server:
         monkeypatch.setenv("HTTPS_PROXY", proxy_server.url)
         outs = await _sign_out(server.url)
